@@ -1,0 +1,31 @@
+"""Admin for the ledger, and the base admin for every append-only model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import LedgerEntry
+
+
+class AppendOnlyAdmin(admin.ModelAdmin):
+    """Read-only admin: no add, change or delete route, whoever asks (superusers included)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(AppendOnlyAdmin):
+    list_display = ["seq", "recorded_at", "event_type", "object_ref", "actor_ref"]
+    list_filter = ["event_type"]
+    search_fields = ["object_ref"]
+    ordering = ["-seq"]

@@ -1,0 +1,21 @@
+"""Every event type the ledger records, in one place. Each service names the one it appends."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class EventType(models.TextChoices):
+    COMPLAINT_RECEIVED = "complaint.received", _("Complaint received")
+    COMPLAINT_TRANSITIONED = "complaint.transitioned", _("Complaint status changed")
+    COMPLAINT_TRIAGED = "complaint.triaged", _("Complaint triaged")
+    COMPLAINT_ASSIGNED = "complaint.assigned", _("Complaint assigned")
+    COMPLAINT_RATED = "complaint.rated", _("Complainant rated the handling")
+    DECISION_RECORDED = "decision.recorded", _("Decision recorded")
+    APPEAL_FILED = "appeal.filed", _("Appeal filed")
+    APPEAL_DECIDED = "appeal.decided", _("Appeal decided")
+    SLA_BREACHED = "sla.breached", _("Deadline breached and escalated")
+    POLICY_CLAUSE_PUBLISHED = "policy_clause.published", _("Policy clause version published")
+    REFERENCE_DATA_CHANGED = "reference_data.changed", _("Department, category or holiday changed")
+    ROLE_GRANTED = "role.granted", _("Role granted")
+    ROLE_REVOKED = "role.revoked", _("Role revoked")
+    SUBJECT_CREATED = "subject.created", _("Data subject recorded")

@@ -1,0 +1,103 @@
+"""Database triggers that make a table append-only, installed by migrations.
+
+PostgreSQL gets BEFORE UPDATE OR DELETE row triggers and a BEFORE TRUNCATE statement trigger,
+marked ENABLE ALWAYS so that even `session_replication_role = replica` does not silence them.
+SQLite gets RAISE(ABORT) triggers. Raw SQL through any client is refused on both.
+
+Beware: on SQLite, Django rebuilds a table to alter it, which drops its triggers. A migration
+that alters an append-only model must add `AppendOnlyTriggers` again after the change;
+tests/test_tamper.py fails if any append-only table lacks them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import migrations
+
+PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION ombud_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'ombud: %% on %% is refused: rows of this table are append-only',
+        TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'integrity_constraint_violation';
+END
+$$;
+"""
+
+
+def _pg_sql(table: str) -> list[str]:
+    return [
+        PG_FUNCTION,
+        f'DROP TRIGGER IF EXISTS "{table}_append_only" ON "{table}"',
+        f'DROP TRIGGER IF EXISTS "{table}_no_truncate" ON "{table}"',
+        f'CREATE TRIGGER "{table}_append_only" BEFORE UPDATE OR DELETE ON "{table}" '
+        "FOR EACH ROW EXECUTE FUNCTION ombud_refuse_change()",
+        f'CREATE TRIGGER "{table}_no_truncate" BEFORE TRUNCATE ON "{table}" '
+        "FOR EACH STATEMENT EXECUTE FUNCTION ombud_refuse_change()",
+        f'ALTER TABLE "{table}" ENABLE ALWAYS TRIGGER "{table}_append_only"',
+        f'ALTER TABLE "{table}" ENABLE ALWAYS TRIGGER "{table}_no_truncate"',
+    ]
+
+
+def _sqlite_sql(table: str) -> list[str]:
+    sql = []
+    for op in ("UPDATE", "DELETE"):
+        name = f"{table}_no_{op.lower()}"
+        sql.append(f'DROP TRIGGER IF EXISTS "{name}"')
+        sql.append(
+            f'CREATE TRIGGER "{name}" BEFORE {op} ON "{table}" BEGIN '
+            f"SELECT RAISE(ABORT, 'ombud: {op} on {table} is refused: rows of this table are "
+            "append-only'); END"
+        )
+    return sql
+
+
+def _drop_sql(vendor: str, table: str) -> list[str]:
+    if vendor == "postgresql":
+        return [
+            f'DROP TRIGGER IF EXISTS "{table}_append_only" ON "{table}"',
+            f'DROP TRIGGER IF EXISTS "{table}_no_truncate" ON "{table}"',
+        ]
+    return [
+        f'DROP TRIGGER IF EXISTS "{table}_no_update"',
+        f'DROP TRIGGER IF EXISTS "{table}_no_delete"',
+    ]
+
+
+def trigger_names(vendor: str, table: str) -> set[str]:
+    """Return the names of the triggers that guard `table` on `vendor`."""
+    if vendor == "postgresql":
+        return {f"{table}_append_only", f"{table}_no_truncate"}
+    return {f"{table}_no_update", f"{table}_no_delete"}
+
+
+class AppendOnlyTriggers(migrations.RunPython):
+    """Migration operation: make the named models' tables refuse UPDATE, DELETE and TRUNCATE."""
+
+    def __init__(self, *model_labels: str) -> None:
+        self.model_labels = model_labels
+        super().__init__(self._install, self._remove, elidable=False)
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return ("audits.triggers.AppendOnlyTriggers", list(self.model_labels), {})
+
+    def describe(self) -> str:
+        return "Install append-only triggers on " + ", ".join(self.model_labels)
+
+    def _tables(self, apps: Any) -> list[str]:
+        return [apps.get_model(label)._meta.db_table for label in self.model_labels]
+
+    def _install(self, apps: Any, schema_editor: Any) -> None:
+        vendor = schema_editor.connection.vendor
+        for table in self._tables(apps):
+            statements = _pg_sql(table) if vendor == "postgresql" else _sqlite_sql(table)
+            for statement in statements:
+                # Empty params make every driver read "%%" as a literal "%".
+                schema_editor.execute(statement, params=())
+
+    def _remove(self, apps: Any, schema_editor: Any) -> None:
+        vendor = schema_editor.connection.vendor
+        for table in self._tables(apps):
+            for statement in _drop_sql(vendor, table):
+                schema_editor.execute(statement)

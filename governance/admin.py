@@ -1,0 +1,208 @@
+"""Admin for the governance app. Every save goes through a service, with a stated reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from audits.admin import AppendOnlyAdmin
+
+from . import services
+from .errors import DomainError
+from .models import (
+    Appeal,
+    Assignment,
+    Category,
+    Complaint,
+    ComplaintTransition,
+    Decision,
+    Department,
+    Holiday,
+    PolicyClause,
+    Rating,
+    RoleMembership,
+    SlaBreach,
+)
+
+
+class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
+    """History-tracked records that change only through their services, never in the admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReasonForm(forms.ModelForm):
+    change_reason = forms.CharField(
+        label=_("Reason for this change"), max_length=500, help_text=_("Kept in the history.")
+    )
+
+
+class ReferenceDataAdmin(SimpleHistoryAdmin):
+    """Departments, categories and holidays: saved by `reference_record_save` with a reason."""
+
+    form = ReasonForm
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = [f for f in super().get_fields(request, obj) if f != "change_reason"]
+        return [*fields, "change_reason"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        services.reference_record_save(
+            actor=request.user, record=obj, reason=form.cleaned_data["change_reason"]
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Department)
+class DepartmentAdmin(ReferenceDataAdmin):
+    list_display = ["code", "name", "name_zh", "is_active"]
+
+
+@admin.register(Category)
+class CategoryAdmin(ReferenceDataAdmin):
+    list_display = [
+        "code",
+        "name",
+        "name_zh",
+        "dsa_category",
+        "default_department",
+        "default_severity",
+    ]
+
+
+@admin.register(Holiday)
+class HolidayAdmin(ReferenceDataAdmin):
+    list_display = ["date", "name"]
+
+
+class RoleGrantForm(forms.ModelForm):
+    class Meta:
+        model = RoleMembership
+        fields = ["user", "role", "department"]
+
+
+@admin.register(RoleMembership)
+class RoleMembershipAdmin(SimpleHistoryAdmin):
+    """Roles are granted here through `role_grant` and revoked by the admin action."""
+
+    list_display = ["user", "role", "department", "granted_at", "revoked_at"]
+    list_filter = ["role", "department", "revoked_at"]
+    search_fields = ["user__username"]
+    form = RoleGrantForm
+    actions = ["revoke"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        services.role_grant(
+            actor=request.user, user=obj.user, role=obj.role, department=obj.department
+        )
+
+    @admin.action(description=_("Revoke the selected roles"), permissions=["view"])
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        for membership in queryset.filter(revoked_at__isnull=True):
+            try:
+                services.role_revoke(
+                    actor=request.user,
+                    membership=membership,
+                    reason=f"Revoked in the admin by {request.user.get_username()}",
+                )
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+
+
+class PolicyClauseForm(forms.ModelForm):
+    class Meta:
+        model = PolicyClause
+        fields = ["code", "title", "text", "effective_from", "effective_to"]
+
+
+@admin.register(PolicyClause)
+class PolicyClauseAdmin(SimpleHistoryAdmin):
+    """Adding publishes a clause (or its next version) through `policy_clause_publish`."""
+
+    list_display = ["code", "version", "title", "effective_from", "effective_to"]
+    list_filter = ["code"]
+    search_fields = ["code", "title"]
+    form = PolicyClauseForm
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        clause = services.policy_clause_publish(
+            actor=request.user,
+            code=obj.code,
+            title=obj.title,
+            text=obj.text,
+            effective_from=obj.effective_from,
+            effective_to=obj.effective_to,
+        )
+        obj.pk, obj.version = clause.pk, clause.version
+        obj._state.adding = False
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["reference", "status", "priority", "category", "department", "decision_due_at"]
+    list_filter = ["status", "priority", "channel", "department", "category"]
+    search_fields = ["reference"]
+    list_select_related = ["category", "department"]
+    exclude = ["description"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["complaint", "assignee", "assigned_at", "ended_at"]
+
+
+@admin.register(Appeal)
+class AppealAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["id", "complaint", "decision", "appellant_role", "status", "filed_at"]
+    list_filter = ["status"]
+    exclude = ["statement"]
+
+
+@admin.register(Decision)
+class DecisionAdmin(AppendOnlyAdmin):
+    list_display = ["id", "complaint", "kind", "outcome", "decided_at"]
+    list_filter = ["kind", "outcome", "ground", "automated_decision"]
+    search_fields = ["complaint__reference"]
+
+
+@admin.register(ComplaintTransition)
+class ComplaintTransitionAdmin(AppendOnlyAdmin):
+    list_display = ["complaint", "from_status", "to_status", "actor_ref", "at"]
+
+
+@admin.register(Rating)
+class RatingAdmin(AppendOnlyAdmin):
+    list_display = ["complaint", "score", "rated_at"]
+    exclude = ["comment"]
+
+
+@admin.register(SlaBreach)
+class SlaBreachAdmin(AppendOnlyAdmin):
+    list_display = ["complaint", "stage", "due_at", "detected_at"]
+    list_filter = ["stage"]

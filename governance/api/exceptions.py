@@ -1,0 +1,37 @@
+"""The single place where errors become HTTP responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from governance.errors import DomainError
+
+
+def domain_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Answer a DomainError with its status and `{"detail", "code", "fields"}`; else DRF's way."""
+    if isinstance(exc, DomainError):
+        body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
+        if exc.fields:
+            body["fields"] = exc.fields
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, drf_exceptions.ValidationError):
+        # Serializer errors: keep DRF's field messages under "fields", with one summary line.
+        return Response(
+            {
+                "detail": "The request was not accepted; correct the fields named.",
+                "code": "invalid",
+                "fields": exc.detail,
+            },
+            status=400,
+        )
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    return exception_handler(exc, context)

@@ -1,0 +1,352 @@
+"""Input and output shapes of the governance API. No writes here: views call services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from governance import policies
+from governance.choices import (
+    AppealOutcome,
+    AutomatedDecision,
+    Channel,
+    DecisionAction,
+    DecisionGround,
+    DecisionOutcome,
+    Severity,
+    Urgency,
+)
+from governance.models import Appeal, Category, Complaint, Decision, Department, PolicyClause
+from privacy.pseudonyms import actor_ref
+from privacy.selectors import note_text, subject_contact
+
+
+def _user(serializer: serializers.Serializer) -> Any:
+    return serializer.context["request"].user
+
+
+# --- reference data --------------------------------------------------------------------------
+
+
+class DepartmentOut(serializers.ModelSerializer):
+    class Meta:
+        model = Department
+        fields = ["code", "name", "name_zh"]
+
+
+class CategoryOut(serializers.ModelSerializer):
+    default_department = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Category
+        fields = [
+            "code",
+            "name",
+            "name_zh",
+            "dsa_category",
+            "default_department",
+            "default_severity",
+        ]
+
+
+class PolicyClauseOut(serializers.ModelSerializer):
+    class Meta:
+        model = PolicyClause
+        fields = [
+            "id",
+            "code",
+            "version",
+            "title",
+            "text",
+            "effective_from",
+            "effective_to",
+            "published_at",
+        ]
+
+
+class PolicyClauseIn(serializers.Serializer):
+    code = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=40)
+    title = serializers.CharField(max_length=200)
+    text = serializers.CharField()
+    effective_from = serializers.DateField()
+    effective_to = serializers.DateField(required=False, allow_null=True)
+
+
+class PolicyClauseRef(serializers.ModelSerializer):
+    class Meta:
+        model = PolicyClause
+        fields = ["id", "code", "version", "title"]
+
+
+# --- complaints ------------------------------------------------------------------------------
+
+
+class ComplaintContactOut(serializers.Serializer):
+    full_name = serializers.CharField()
+    email = serializers.CharField()
+    phone = serializers.CharField()
+    account_handle = serializers.CharField()
+
+
+class ComplaintOut(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    department = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    allowed_next = serializers.SerializerMethodField()
+    complainant = serializers.SerializerMethodField()
+    complainant_contact = serializers.SerializerMethodField()
+    description = serializers.SerializerMethodField()
+    assignee = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Complaint
+        fields = [
+            "reference",
+            "status",
+            "allowed_next",
+            "channel",
+            "category",
+            "department",
+            "severity",
+            "urgency",
+            "priority",
+            "content_url",
+            "content_id",
+            "complainant",
+            "complainant_contact",
+            "description",
+            "assignee",
+            "received_at",
+            "acknowledged_at",
+            "triaged_at",
+            "decided_at",
+            "closed_at",
+            "acknowledge_due_at",
+            "triage_due_at",
+            "decision_due_at",
+        ]
+
+    def get_allowed_next(self, obj: Complaint) -> list[str]:
+        return obj.allowed_next()
+
+    def get_complainant(self, obj: Complaint) -> str:
+        return obj.complainant.pseudonym
+
+    @extend_schema_field(ComplaintContactOut(allow_null=True))
+    def get_complainant_contact(self, obj: Complaint) -> dict[str, str] | None:
+        if not policies.can_see_personal_data(_user(self), obj):
+            return None
+        return subject_contact(obj.complainant)
+
+    def get_description(self, obj: Complaint) -> str | None:
+        if not policies.can_see_personal_data(_user(self), obj):
+            return None
+        return note_text(obj.description)
+
+    def get_assignee(self, obj: Complaint) -> str | None:
+        if obj.assignee is None:
+            return None
+        if policies.can_see_decider_identity(_user(self)):
+            return obj.assignee.get_username()
+        return actor_ref(obj.assignee)
+
+
+class ComplaintFileIn(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    category = serializers.SlugRelatedField(slug_field="code", queryset=Category.objects.all())
+    description = serializers.CharField(max_length=10000)
+    content_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+    content_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    affected_account_handle = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+    complainant_name = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+    complainant_email = serializers.EmailField(required=False, allow_blank=True, default="")
+    complainant_phone = serializers.CharField(
+        max_length=40, required=False, allow_blank=True, default=""
+    )
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+
+
+class ReasonIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class RequiredReasonIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000)
+
+
+class TriageIn(ReasonIn):
+    category = serializers.SlugRelatedField(
+        slug_field="code", queryset=Category.objects.all(), required=False
+    )
+    department = serializers.SlugRelatedField(
+        slug_field="code", queryset=Department.objects.filter(is_active=True), required=False
+    )
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+
+
+class AssignIn(ReasonIn):
+    assignee = serializers.CharField(max_length=150, help_text="Username of the handler.")
+
+
+class RateIn(serializers.Serializer):
+    score = serializers.IntegerField(min_value=1, max_value=5)
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RatingOut(serializers.Serializer):
+    score = serializers.IntegerField()
+    rated_at = serializers.DateTimeField()
+
+
+class TimelineEntryOut(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    summary = serializers.CharField()
+    actor = serializers.CharField(allow_null=True)
+    details = serializers.DictField()
+
+
+# --- decisions -------------------------------------------------------------------------------
+
+
+class DecisionContentIn(serializers.Serializer):
+    actions = serializers.ListField(
+        child=serializers.ChoiceField(choices=DecisionAction.choices), required=False, default=list
+    )
+    ground = serializers.ChoiceField(choices=DecisionGround.choices, required=False)
+    ground_reference = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    policy_clause = serializers.PrimaryKeyRelatedField(
+        queryset=PolicyClause.objects.all(), required=False
+    )
+    facts = serializers.CharField(max_length=5000)
+    reasons = serializers.CharField(max_length=5000)
+    territorial_scope = serializers.ListField(
+        child=serializers.CharField(max_length=2), required=False, default=list
+    )
+    restriction_end = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class DecisionIn(DecisionContentIn):
+    complaint = serializers.CharField(max_length=24, help_text="The complaint's reference.")
+    outcome = serializers.ChoiceField(choices=DecisionOutcome.choices)
+    policy_clause = serializers.PrimaryKeyRelatedField(queryset=PolicyClause.objects.all())
+    ground = serializers.ChoiceField(choices=DecisionGround.choices)
+    ground_reference = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default=""
+    )
+    automated_detection = serializers.BooleanField(default=False)
+    automated_decision = serializers.ChoiceField(
+        choices=AutomatedDecision.choices, default=AutomatedDecision.NOT_AUTOMATED
+    )
+    supersedes = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="For a correction: the decision it replaces.",
+    )
+
+
+class DecisionOut(serializers.ModelSerializer):
+    complaint = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+    policy_clause = PolicyClauseRef(read_only=True)
+    decided_by = serializers.SerializerMethodField()
+    superseded_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Decision
+        fields = [
+            "id",
+            "complaint",
+            "kind",
+            "outcome",
+            "actions",
+            "ground",
+            "ground_reference",
+            "policy_clause",
+            "facts",
+            "reasons",
+            "automated_detection",
+            "automated_decision",
+            "territorial_scope",
+            "restriction_end",
+            "decided_by",
+            "decided_at",
+            "supersedes",
+            "superseded_by",
+            "appeal",
+            "appeal_outcome",
+        ]
+
+    def get_decided_by(self, obj: Decision) -> str:
+        if policies.can_see_decider_identity(_user(self)):
+            return obj.decided_by.get_username()
+        return actor_ref(obj.decided_by)
+
+    def get_superseded_by(self, obj: Decision) -> int | None:
+        successor = getattr(obj, "superseded_by", None)
+        return successor.pk if successor is not None else None
+
+
+# --- appeals ---------------------------------------------------------------------------------
+
+
+class AppealIn(serializers.Serializer):
+    decision = serializers.IntegerField(help_text="The decision appealed (the one in force).")
+    statement = serializers.CharField(max_length=10000)
+
+
+class AppealDecideIn(DecisionContentIn):
+    outcome = serializers.ChoiceField(choices=AppealOutcome.choices)
+    decision_outcome = serializers.ChoiceField(
+        choices=DecisionOutcome.choices,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The new decision's outcome; required when reversing or modifying.",
+    )
+    actions = serializers.ListField(
+        child=serializers.ChoiceField(choices=DecisionAction.choices),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+    territorial_scope = serializers.ListField(
+        child=serializers.CharField(max_length=2), required=False, allow_null=True, default=None
+    )
+
+
+class AppealOut(serializers.ModelSerializer):
+    complaint = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+    statement = serializers.SerializerMethodField()
+    outcome_decision = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Appeal
+        fields = [
+            "id",
+            "complaint",
+            "decision",
+            "appellant_role",
+            "statement",
+            "status",
+            "filed_at",
+            "decided_at",
+            "outcome_decision",
+        ]
+
+    def get_statement(self, obj: Appeal) -> str | None:
+        user = _user(self)
+        if obj.appellant.user_id == user.pk or policies.can_see_personal_data(user, obj.complaint):
+            return note_text(obj.statement)
+        return None
+
+    def get_outcome_decision(self, obj: Appeal) -> int | None:
+        decision = getattr(obj, "outcome_decision", None)
+        return decision.pk if decision is not None else None

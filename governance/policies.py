@@ -1,0 +1,281 @@
+"""Who may do what: Ombud's one access policy.
+
+Roles come from `RoleMembership`. Every check is a `can_<verb>_<entity>(user, obj) -> bool`;
+every policy-bound list starts from `Model.objects.visible_to(user)`, which calls the
+`restrict_*` functions here. Deny by default: a user with no role sees and may do nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q, QuerySet
+
+from .choices import Role
+
+if TYPE_CHECKING:
+    from .models import Appeal, Complaint, Decision
+
+_CACHE_ATTR = "_ombud_roles"
+
+
+@dataclass(frozen=True)
+class RoleSet:
+    """The active roles of one user, with the departments of their department roles."""
+
+    roles: frozenset[str] = frozenset()
+    departments: dict[str, frozenset[int]] = field(default_factory=dict)
+
+    def has(self, *roles: str) -> bool:
+        return any(role in self.roles for role in roles)
+
+    def department_ids(self, *roles: str) -> frozenset[int]:
+        ids: set[int] = set()
+        for role in roles:
+            ids |= self.departments.get(role, frozenset())
+        return frozenset(ids)
+
+
+def roles_of(user: Any) -> RoleSet:
+    """Return the active roles of `user`, read once and cached on the user object."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return RoleSet()
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is not None:
+        return cached
+    from .models import RoleMembership
+
+    roles: set[str] = set()
+    departments: dict[str, set[int]] = {}
+    rows = RoleMembership.objects.filter(user=user, revoked_at__isnull=True).values_list(
+        "role", "department_id"
+    )
+    for role, department_id in rows:
+        roles.add(role)
+        if department_id is not None:
+            departments.setdefault(role, set()).add(department_id)
+    if user.is_superuser:
+        roles.add(Role.ADMIN)
+    result = RoleSet(frozenset(roles), {k: frozenset(v) for k, v in departments.items()})
+    setattr(user, _CACHE_ATTR, result)
+    return result
+
+
+def forget_roles(user: Any) -> None:
+    """Drop the cached roles of `user` after a grant or revoke."""
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def _staff_departments(user: Any) -> frozenset[int]:
+    return roles_of(user).department_ids(Role.HANDLER, Role.DEPARTMENT_LEAD)
+
+
+def _lead_departments(user: Any) -> frozenset[int]:
+    return roles_of(user).department_ids(Role.DEPARTMENT_LEAD)
+
+
+def _owns(user: Any, complaint: Complaint) -> bool:
+    return complaint.complainant.user_id == user.pk
+
+
+def _affected(user: Any, complaint: Complaint) -> bool:
+    subject = complaint.affected_subject
+    return subject is not None and subject.user_id == user.pk
+
+
+# --- endpoint-level gates (may this role use this kind of action at all?) ---------------
+
+
+def can_list_complaints(user: Any) -> bool:
+    """Allow the roles that see some complaints to list them."""
+    return roles_of(user).has(
+        Role.COMPLAINANT, Role.HANDLER, Role.DEPARTMENT_LEAD, Role.COMPLIANCE_OFFICER
+    )
+
+
+def can_file_complaint(user: Any) -> bool:
+    """Allow complainants to file, and handlers and leads to record one received by phone."""
+    return roles_of(user).has(Role.COMPLAINANT, Role.HANDLER, Role.DEPARTMENT_LEAD)
+
+
+def can_work_complaints(user: Any) -> bool:
+    """Allow handlers and leads to use the handling actions (acknowledge, triage, ...)."""
+    return roles_of(user).has(Role.HANDLER, Role.DEPARTMENT_LEAD)
+
+
+def can_withdraw_complaints(user: Any) -> bool:
+    """Allow complainants, handlers and leads to use the withdraw action."""
+    return roles_of(user).has(Role.COMPLAINANT, Role.HANDLER, Role.DEPARTMENT_LEAD)
+
+
+def can_rate_complaints(user: Any) -> bool:
+    """Allow complainants to use the rating action."""
+    return roles_of(user).has(Role.COMPLAINANT)
+
+
+def can_view_timelines(user: Any) -> bool:
+    """Allow the staff who read complaint histories to open timelines."""
+    return roles_of(user).has(Role.HANDLER, Role.DEPARTMENT_LEAD, Role.COMPLIANCE_OFFICER)
+
+
+def can_list_decisions(user: Any) -> bool:
+    """Allow the roles that read some decisions to list them."""
+    return roles_of(user).has(
+        Role.COMPLAINANT,
+        Role.HANDLER,
+        Role.DEPARTMENT_LEAD,
+        Role.COMPLIANCE_OFFICER,
+        Role.SUPERVISOR,
+    )
+
+
+def can_record_decisions(user: Any) -> bool:
+    """Allow handlers and leads to record decisions."""
+    return roles_of(user).has(Role.HANDLER, Role.DEPARTMENT_LEAD)
+
+
+def can_list_appeals(user: Any) -> bool:
+    """Allow the roles that see some appeals to list them."""
+    return roles_of(user).has(
+        Role.COMPLAINANT, Role.HANDLER, Role.DEPARTMENT_LEAD, Role.COMPLIANCE_OFFICER
+    )
+
+
+def can_file_appeals(user: Any) -> bool:
+    """Allow complainants (and affected account holders, who sign in as complainants) to appeal."""
+    return roles_of(user).has(Role.COMPLAINANT)
+
+
+def can_read_policy_clauses(user: Any) -> bool:
+    """Allow every signed-in user with a role to read the rule book."""
+    return bool(roles_of(user).roles)
+
+
+def can_publish_policy_clauses(user: Any) -> bool:
+    """Allow admins to publish a clause or a new version of one."""
+    return roles_of(user).has(Role.ADMIN)
+
+
+def can_read_reference_data(user: Any) -> bool:
+    """Allow every signed-in user with a role to read departments and categories."""
+    return bool(roles_of(user).roles)
+
+
+def can_manage_roles(user: Any) -> bool:
+    """Allow admins to grant and revoke roles."""
+    return roles_of(user).has(Role.ADMIN)
+
+
+# --- object-level checks ---------------------------------------------------------------------
+
+
+def can_view_complaint(user: Any, complaint: Complaint) -> bool:
+    """Allow compliance, the complaint's department, its complainant and the affected holder."""
+    rs = roles_of(user)
+    if rs.has(Role.COMPLIANCE_OFFICER):
+        return True
+    if complaint.department_id in _staff_departments(user):
+        return True
+    return rs.has(Role.COMPLAINANT) and (_owns(user, complaint) or _affected(user, complaint))
+
+
+def can_see_personal_data(user: Any, complaint: Complaint) -> bool:
+    """Allow the people who handle, audit or filed the complaint to read its personal data."""
+    rs = roles_of(user)
+    if rs.has(Role.COMPLIANCE_OFFICER) or complaint.department_id in _staff_departments(user):
+        return True
+    return rs.has(Role.COMPLAINANT) and _owns(user, complaint)
+
+
+def can_handle_complaint(user: Any, complaint: Complaint) -> bool:
+    """Allow handlers and leads of the complaint's department to work on it."""
+    return complaint.department_id in _staff_departments(user)
+
+
+def can_assign_complaint(user: Any, complaint: Complaint, assignee: Any) -> bool:
+    """Allow a lead to assign within the department, and a handler to take the complaint."""
+    if complaint.department_id in _lead_departments(user):
+        return complaint.department_id in _staff_departments(assignee)
+    return assignee.pk == user.pk and complaint.department_id in _staff_departments(user)
+
+
+def can_withdraw_complaint(user: Any, complaint: Complaint) -> bool:
+    """Allow the complainant, or the department's staff on the complainant's word."""
+    if complaint.department_id in _staff_departments(user):
+        return True
+    return roles_of(user).has(Role.COMPLAINANT) and _owns(user, complaint)
+
+
+def can_decide_complaint(user: Any, complaint: Complaint) -> bool:
+    """Allow the assigned handler or a lead of the department to decide."""
+    if complaint.department_id in _lead_departments(user):
+        return True
+    return complaint.assignee_id == user.pk and complaint.department_id in _staff_departments(user)
+
+
+def can_correct_decision(user: Any, decision: Decision) -> bool:
+    """Allow a lead of the complaint's department to record a correction."""
+    return decision.complaint.department_id in _lead_departments(user)
+
+
+def can_appeal_complaint(user: Any, complaint: Complaint) -> bool:
+    """Allow the complainant and the affected account holder to appeal."""
+    return roles_of(user).has(Role.COMPLAINANT) and (
+        _owns(user, complaint) or _affected(user, complaint)
+    )
+
+
+def can_decide_appeal(user: Any, appeal: Appeal) -> bool:
+    """Allow handlers and leads of the department (the service also excludes the decider)."""
+    return appeal.complaint.department_id in _staff_departments(user)
+
+
+def can_rate_complaint(user: Any, complaint: Complaint) -> bool:
+    """Allow only the complainant to rate the handling."""
+    return roles_of(user).has(Role.COMPLAINANT) and _owns(user, complaint)
+
+
+def can_see_decider_identity(user: Any) -> bool:
+    """Show who decided to staff who work or audit; supervisors and complainants get a pseudonym."""
+    return roles_of(user).has(Role.HANDLER, Role.DEPARTMENT_LEAD, Role.COMPLIANCE_OFFICER)
+
+
+# --- querysets -------------------------------------------------------------------------------
+
+
+def _complaint_scope(user: Any, prefix: str = "") -> Q | None:
+    rs = roles_of(user)
+    if rs.has(Role.COMPLIANCE_OFFICER):
+        return Q()
+    scope: Q | None = None
+    departments = _staff_departments(user)
+    if departments:
+        scope = Q(**{f"{prefix}department_id__in": sorted(departments)})
+    if rs.has(Role.COMPLAINANT):
+        own = Q(**{f"{prefix}complainant__user": user}) | Q(
+            **{f"{prefix}affected_subject__user": user}
+        )
+        scope = own if scope is None else scope | own
+    return scope
+
+
+def restrict_complaints(qs: QuerySet, user: Any) -> QuerySet:
+    """Limit complaints to those `user` may see."""
+    scope = _complaint_scope(user)
+    return qs.none() if scope is None else qs.filter(scope)
+
+
+def restrict_decisions(qs: QuerySet, user: Any) -> QuerySet:
+    """Limit decisions to those `user` may read (supervisors read all, blind to identities)."""
+    if roles_of(user).has(Role.SUPERVISOR):
+        return qs
+    scope = _complaint_scope(user, prefix="complaint__")
+    return qs.none() if scope is None else qs.filter(scope)
+
+
+def restrict_appeals(qs: QuerySet, user: Any) -> QuerySet:
+    """Limit appeals to those `user` may see."""
+    scope = _complaint_scope(user, prefix="complaint__")
+    return qs.none() if scope is None else qs.filter(scope)

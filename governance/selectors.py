@@ -1,0 +1,206 @@
+"""Every policy-bound read of the governance app; each starts from `visible_to(user)`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from . import policies
+from .errors import NotFound, PermissionDenied
+from .models import Appeal, Category, Complaint, Decision, Department, PolicyClause
+
+_COMPLAINT_RELATED = (
+    "category",
+    "department",
+    "complainant",
+    "affected_subject",
+    "description",
+    "assignee",
+)
+
+
+def complaint_list(*, user: Any) -> QuerySet[Complaint]:
+    """List the complaints `user` may see, with what the list shows already joined."""
+    return Complaint.objects.visible_to(user).select_related(*_COMPLAINT_RELATED)
+
+
+def complaint_get(*, user: Any, reference: str) -> Complaint:
+    """Return one complaint by its public reference, or NotFound if `user` may not see it."""
+    complaint = complaint_list(user=user).filter(reference=reference).first()
+    if complaint is None:
+        raise NotFound(_("No complaint %s is visible to you; check the reference.") % reference)
+    return complaint
+
+
+def decision_list(*, user: Any) -> QuerySet[Decision]:
+    """List the decisions `user` may read."""
+    return Decision.objects.visible_to(user).select_related(
+        "complaint", "policy_clause", "decided_by", "appeal", "superseded_by"
+    )
+
+
+def decision_get(*, user: Any, pk: int) -> Decision:
+    """Return one decision, or NotFound if `user` may not read it."""
+    decision = decision_list(user=user).filter(pk=pk).first()
+    if decision is None:
+        raise NotFound(_("No decision %s is visible to you.") % pk)
+    return decision
+
+
+def appeal_list(*, user: Any) -> QuerySet[Appeal]:
+    """List the appeals `user` may see."""
+    return Appeal.objects.visible_to(user).select_related(
+        "complaint__complainant",
+        "complaint__affected_subject",
+        "decision",
+        "appellant",
+        "statement",
+        "outcome_decision",
+    )
+
+
+def appeal_get(*, user: Any, pk: int) -> Appeal:
+    """Return one appeal, or NotFound if `user` may not see it."""
+    appeal = appeal_list(user=user).filter(pk=pk).first()
+    if appeal is None:
+        raise NotFound(_("No appeal %s is visible to you.") % pk)
+    return appeal
+
+
+def policy_clause_list(*, user: Any) -> QuerySet[PolicyClause]:
+    """List every version of every clause (the rule book is open to all roles)."""
+    if not policies.can_read_policy_clauses(user):
+        return PolicyClause.objects.none()
+    return PolicyClause.objects.all()
+
+
+def policy_clause_get(*, user: Any, pk: int) -> PolicyClause:
+    """Return one clause version, or NotFound."""
+    clause = policy_clause_list(user=user).filter(pk=pk).first()
+    if clause is None:
+        raise NotFound(_("No policy clause %s exists.") % pk)
+    return clause
+
+
+def department_list(*, user: Any) -> QuerySet[Department]:
+    """List the departments (reference data open to every role)."""
+    if not policies.can_read_reference_data(user):
+        return Department.objects.none()
+    return Department.objects.filter(is_active=True)
+
+
+def category_list(*, user: Any) -> QuerySet[Category]:
+    """List the complaint categories (reference data open to every role)."""
+    if not policies.can_read_reference_data(user):
+        return Category.objects.none()
+    return Category.objects.select_related("default_department")
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One moment in a complaint's life, from any of the records that tell it."""
+
+    at: datetime
+    kind: str
+    summary: str
+    actor: str | None
+    details: dict[str, Any]
+
+
+def _actor_name(user: Any, *, reveal: bool) -> str | None:
+    from privacy.pseudonyms import actor_ref
+
+    if user is None:
+        return None
+    return user.get_username() if reveal else actor_ref(user)
+
+
+def complaint_timeline(*, user: Any, reference: str) -> list[TimelineEntry]:
+    """Merge a complaint's history, transitions, assignments, decisions and appeals by time."""
+    if not policies.can_view_timelines(user):
+        raise PermissionDenied(_("Your role does not include complaint timelines."))
+    complaint = complaint_get(user=user, reference=reference)
+    reveal = policies.can_see_decider_identity(user)
+    entries: list[TimelineEntry] = []
+
+    previous = None
+    for record in complaint.history.select_related("history_user").order_by(
+        "history_date", "history_id"
+    ):
+        changes: dict[str, Any] = {}
+        if previous is not None:
+            delta = record.diff_against(previous, excluded_fields=["updated_at"])
+            changes = {c.field: {"from": _plain(c.old), "to": _plain(c.new)} for c in delta.changes}
+        entries.append(
+            TimelineEntry(
+                at=record.history_date,
+                kind="history",
+                summary=record.history_change_reason or record.get_history_type_display(),
+                actor=_actor_name(record.history_user, reveal=reveal),
+                details={"type": record.history_type, "changes": changes},
+            )
+        )
+        previous = record
+
+    for t in complaint.transitions.select_related("actor"):
+        entries.append(
+            TimelineEntry(
+                at=t.at,
+                kind="transition",
+                summary=f"{t.from_status} → {t.to_status}",
+                actor=_actor_name(t.actor, reveal=reveal) or t.actor_ref,
+                details={"from": t.from_status, "to": t.to_status, "reason": t.reason},
+            )
+        )
+    for a in complaint.assignments.select_related("assignee", "assigned_by"):
+        entries.append(
+            TimelineEntry(
+                at=a.assigned_at,
+                kind="assignment",
+                summary=_("Assigned to %s") % _actor_name(a.assignee, reveal=reveal),
+                actor=_actor_name(a.assigned_by, reveal=reveal),
+                details={"reason": a.reason, "ended_at": a.ended_at},
+            )
+        )
+    for d in complaint.decisions.select_related("decided_by", "policy_clause"):
+        entries.append(
+            TimelineEntry(
+                at=d.decided_at,
+                kind="decision",
+                summary=f"{d.get_kind_display()}: {d.get_outcome_display()}",
+                actor=_actor_name(d.decided_by, reveal=reveal),
+                details={
+                    "decision": d.pk,
+                    "outcome": d.outcome,
+                    "actions": d.actions,
+                    "policy_clause": str(d.policy_clause),
+                    "supersedes": d.supersedes_id,
+                    "appeal_outcome": d.appeal_outcome or None,
+                },
+            )
+        )
+    for ap in complaint.appeals.all():
+        entries.append(
+            TimelineEntry(
+                at=ap.filed_at,
+                kind="appeal",
+                summary=_("Appeal filed against decision %s") % ap.decision_id,
+                actor=ap.appellant_role,
+                details={"appeal": ap.pk, "status": ap.status},
+            )
+        )
+    entries.sort(key=lambda e: (e.at, _KIND_ORDER.get(e.kind, 9)))
+    return entries
+
+
+_KIND_ORDER = {"transition": 0, "assignment": 1, "decision": 2, "appeal": 3, "history": 4}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

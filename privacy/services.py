@@ -1,0 +1,60 @@
+"""Writes of personal data. Each runs inside the caller's transaction or its own."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+
+from audits.choices import EventType
+from audits.services import ledger_append
+
+from .choices import NoteKind, SubjectKind
+from .models import DataSubject, PersonalNote
+from .pseudonyms import actor_ref
+
+
+@transaction.atomic
+def subject_create(
+    *,
+    actor: AbstractBaseUser | None,
+    kind: SubjectKind,
+    user: AbstractBaseUser | None = None,
+    full_name: str = "",
+    email: str = "",
+    phone: str = "",
+    account_handle: str = "",
+    now: datetime | None = None,
+) -> DataSubject:
+    """Record a data subject; the ledger gets only the pseudonym, never the data."""
+    subject = DataSubject(
+        kind=kind,
+        user=user,
+        full_name=full_name.strip(),
+        email=email.strip().lower(),
+        phone=phone.strip(),
+        account_handle=account_handle.strip(),
+    )
+    subject._history_user = actor if actor is not None and actor.is_authenticated else None  # type: ignore[attr-defined]
+    subject.save()
+    ledger_append(
+        event_type=EventType.SUBJECT_CREATED,
+        object_ref=f"subject:{subject.pseudonym}",
+        actor_ref=actor_ref(actor),
+        data={"kind": str(kind), "has_account": user is not None},
+        at=now,
+    )
+    return subject
+
+
+def subject_for_user(*, user: AbstractBaseUser, kind: SubjectKind) -> DataSubject | None:
+    """Return the existing data subject of this kind linked to `user`, if any."""
+    return DataSubject.objects.filter(user=user, kind=kind).order_by("pk").first()
+
+
+def note_create(*, subject: DataSubject, kind: NoteKind, text: str) -> PersonalNote:
+    """Store a piece of free text about `subject`; call inside the owning write's transaction."""
+    note = PersonalNote(subject=subject, kind=kind, text=text)
+    note.save()
+    return note

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from governance.choices import Role
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _db(db: Any) -> None:
+    """Every test in this suite uses the database (migrated, with the seeded reference data)."""
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def as_user(api: APIClient):  # type: ignore[no-untyped-def]
+    """Return a function that authenticates the API client as a user and returns the client."""
+
+    def login(user: Any) -> APIClient:
+        api.force_authenticate(user=user)
+        return api
+
+    return login
+
+
+@pytest.fixture
+def complainant() -> Any:
+    return factories.user_with_role(Role.COMPLAINANT)
+
+
+@pytest.fixture
+def handler() -> Any:
+    return factories.user_with_role(Role.HANDLER, "moderation")
+
+
+@pytest.fixture
+def lead() -> Any:
+    return factories.user_with_role(Role.DEPARTMENT_LEAD, "moderation")
+
+
+@pytest.fixture
+def compliance() -> Any:
+    return factories.user_with_role(Role.COMPLIANCE_OFFICER)
+
+
+@pytest.fixture
+def supervisor() -> Any:
+    return factories.user_with_role(Role.SUPERVISOR)
+
+
+@pytest.fixture
+def admin_user() -> Any:
+    return factories.user_with_role(Role.ADMIN)
