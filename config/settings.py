@@ -174,6 +174,8 @@ SPECTACULAR_SETTINGS = {
         "ComplaintStatusEnum": "governance.choices.ComplaintStatus",
         "DecisionOutcomeEnum": "governance.choices.DecisionOutcome",
         "AppealOutcomeEnum": "governance.choices.AppealOutcome",
+        "SeverityEnum": "governance.choices.Severity",
+        "UrgencyEnum": "governance.choices.Urgency",
     },
 }
 

@@ -6,6 +6,7 @@ import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -25,23 +26,27 @@ class Target:
             raise ValueError(f"invalid deadline target {self.amount} {self.unit}")
 
 
-def _target(raw: tuple[int, str]) -> Target:
+def _target(raw: Any) -> Target:
     return Target(int(raw[0]), str(raw[1]))
+
+
+def _config() -> dict[str, Any]:
+    return dict(settings.OMBUD_DEADLINES)
 
 
 def acknowledge_target() -> Target:
     """Return the configured acknowledgement target."""
-    return _target(settings.OMBUD_DEADLINES["acknowledge"])
+    return _target(_config()["acknowledge"])
 
 
 def triage_target() -> Target:
     """Return the configured triage target."""
-    return _target(settings.OMBUD_DEADLINES["triage"])
+    return _target(_config()["triage"])
 
 
 def decision_target(priority: str) -> Target:
     """Return the configured decision target for `priority`."""
-    return _target(settings.OMBUD_DEADLINES["decide"][Priority(priority)])
+    return _target(_config()["decide"][Priority(priority)])
 
 
 def add_working_days(

@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -361,7 +362,8 @@ class _Demo:
             if not PolicyClause.objects.filter(code=code, version=2).exists():
                 self.at(
                     revised_on - timedelta(days=2),
-                    lambda code=code, title=title, text=text: services.policy_clause_publish(
+                    partial(
+                        services.policy_clause_publish,
                         actor=admin,
                         code=code,
                         title=title,
@@ -378,7 +380,7 @@ class _Demo:
             PolicyClause.objects.filter(code=code, effective_from__lte=timezone.localdate(on))
             .order_by("-version")
             .first()
-        )
+        ) or PolicyClause.objects.filter(code=code).order_by("version").first()  # type: ignore[return-value]
 
     # -- complaint plans -----------------------------------------------------------------------
 
@@ -479,28 +481,29 @@ class _Demo:
         ]
         for step, gap in zip(steps, all_gaps, strict=False):
             t = t + gap
-            self.at(t, lambda step=step, at=t: step(at))
+            self.at(t, partial(step, t))
         if final == ComplaintStatus.WITHDRAWN:
             t = t + h(1, 48)
             withdrawer = complainant or handler
-            self.at(
-                t,
-                lambda at=t, who=withdrawer: services.complaint_withdraw(
+
+            def withdraw(at: datetime = t, who: Any = withdrawer) -> None:
+                services.complaint_withdraw(
                     actor=who,
                     complaint=refresh(),
                     reason="The complainant no longer wishes to pursue it.",
                     now=at,
-                ),
-            )
+                )
+
+            self.at(t, withdraw)
         if (
             complainant is not None
             and final in {ComplaintStatus.CLOSED, "appeal_closed"}
             and self.rng.random() < 0.6
         ):
             t = t + h(1, 72)
-            self.at(
-                t,
-                lambda at=t: services.complaint_rate(
+
+            def rate(at: datetime = t) -> None:
+                services.complaint_rate(
                     actor=complainant,
                     complaint=refresh(),
                     score=self.rng.choices([1, 2, 3, 4, 5], [1, 1, 2, 4, 4])[0],
@@ -508,8 +511,9 @@ class _Demo:
                         ["", "Quick and clear.", "处理得很及时，谢谢。", "Too slow."]
                     ),
                     now=at,
-                ),
-            )
+                )
+
+            self.at(t, rate)
 
     def decide(
         self, handler: Any, complaint: Complaint, category: str, at: datetime, ref: dict[str, Any]

@@ -149,7 +149,7 @@ class RoleMembership(models.Model):
         ]
 
     def __str__(self) -> str:
-        scope = f" @ {self.department.code}" if self.department_id else ""
+        scope = f" @ {self.department.code}" if self.department is not None else ""
         return f"{self.user} as {self.get_role_display()}{scope}"
 
 
@@ -381,7 +381,7 @@ class Decision(AppendOnlyModel):
         max_length=16, choices=AppealOutcome.choices, blank=True, default=""
     )
 
-    objects = DecisionQuerySet.as_manager()
+    objects = DecisionQuerySet.as_manager()  # type: ignore[misc]  # narrows the base's manager
 
     class Meta:
         ordering = ["-decided_at", "-id"]

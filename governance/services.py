@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -875,6 +876,8 @@ def appeal_file(
     if complaint.complainant.user_id == actor.pk:
         appellant, role = complaint.complainant, AppellantRole.COMPLAINANT
     else:
+        # can_appeal_complaint admitted the actor, so they are the affected account holder.
+        assert complaint.affected_subject is not None  # noqa: S101
         appellant, role = complaint.affected_subject, AppellantRole.ACCOUNT_HOLDER
     note = privacy_services.note_create(
         subject=appellant, kind=NoteKind.APPEAL_STATEMENT, text=statement.strip()
@@ -1320,9 +1323,7 @@ def sla_breaches_escalate(*, now: datetime | None = None, batch_size: int = 500)
                             at=at,
                         )
                         transaction.on_commit(
-                            lambda leads=leads, ref=reference, stage=stage, due=due: _notify_leads(
-                                leads, ref, str(stage), due
-                            )
+                            partial(_notify_leads, leads, reference, str(stage), due)
                         )
                 except IntegrityError:
                     continue  # another run recorded this breach first

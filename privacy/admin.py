@@ -13,13 +13,11 @@ class DataSubjectAdmin(AppendOnlyAdmin):
     list_display = ["pseudonym", "kind", "created_at"]
     list_filter = ["kind"]
     search_fields = ["pseudonym"]
-    fields = ["pseudonym", "kind", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("pseudonym", "kind", "created_at")
 
 
 @admin.register(PersonalNote)
 class PersonalNoteAdmin(AppendOnlyAdmin):
     list_display = ["id", "kind", "subject", "created_at"]
     list_filter = ["kind"]
-    fields = ["subject", "kind", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("subject", "kind", "created_at")

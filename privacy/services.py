@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from audits.choices import EventType
@@ -18,9 +18,9 @@ from .pseudonyms import actor_ref
 @transaction.atomic
 def subject_create(
     *,
-    actor: AbstractBaseUser | None,
+    actor: Any,
     kind: SubjectKind,
-    user: AbstractBaseUser | None = None,
+    user: Any = None,
     full_name: str = "",
     email: str = "",
     phone: str = "",
@@ -48,7 +48,7 @@ def subject_create(
     return subject
 
 
-def subject_for_user(*, user: AbstractBaseUser, kind: SubjectKind) -> DataSubject | None:
+def subject_for_user(*, user: Any, kind: SubjectKind) -> DataSubject | None:
     """Return the existing data subject of this kind linked to `user`, if any."""
     return DataSubject.objects.filter(user=user, kind=kind).order_by("pk").first()
 

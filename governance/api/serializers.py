@@ -37,7 +37,9 @@ class DepartmentOut(serializers.ModelSerializer):
 
 
 class CategoryOut(serializers.ModelSerializer):
-    default_department = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    default_department: serializers.SlugRelatedField[Department] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
 
     class Meta:
         model = Category
@@ -91,8 +93,12 @@ class ComplaintContactOut(serializers.Serializer):
 
 
 class ComplaintOut(serializers.ModelSerializer):
-    category = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    department = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    category: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+    department: serializers.SlugRelatedField[Department] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
     allowed_next = serializers.SerializerMethodField()
     complainant = serializers.SerializerMethodField()
     complainant_contact = serializers.SerializerMethodField()
@@ -254,7 +260,9 @@ class DecisionIn(DecisionContentIn):
 
 
 class DecisionOut(serializers.ModelSerializer):
-    complaint = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+    complaint: serializers.SlugRelatedField[Complaint] = serializers.SlugRelatedField(
+        slug_field="reference", read_only=True
+    )
     policy_clause = PolicyClauseRef(read_only=True)
     decided_by = serializers.SerializerMethodField()
     superseded_by = serializers.SerializerMethodField()
@@ -323,7 +331,9 @@ class AppealDecideIn(DecisionContentIn):
 
 
 class AppealOut(serializers.ModelSerializer):
-    complaint = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+    complaint: serializers.SlugRelatedField[Complaint] = serializers.SlugRelatedField(
+        slug_field="reference", read_only=True
+    )
     statement = serializers.SerializerMethodField()
     outcome_decision = serializers.SerializerMethodField()
 
