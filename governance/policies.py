@@ -232,6 +232,19 @@ def can_decide_appeal(user: Any, appeal: Appeal) -> bool:
     return appeal.complaint.department_id in _staff_departments(user)
 
 
+def can_read_appeal_statement(user: Any, appeal: Appeal) -> bool:
+    """Allow the appellant, the department's staff and compliance to read an appeal's statement.
+
+    The complainant and the affected account holder are different people: neither reads the
+    other's statement.
+    """
+    if appeal.appellant.user_id == user.pk:
+        return True
+    if roles_of(user).has(Role.COMPLIANCE_OFFICER):
+        return True
+    return appeal.complaint.department_id in _staff_departments(user)
+
+
 def can_rate_complaint(user: Any, complaint: Complaint) -> bool:
     """Allow only the complainant to rate the handling."""
     return roles_of(user).has(Role.COMPLAINANT) and _owns(user, complaint)

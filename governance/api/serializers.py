@@ -352,8 +352,7 @@ class AppealOut(serializers.ModelSerializer):
         ]
 
     def get_statement(self, obj: Appeal) -> str | None:
-        user = _user(self)
-        if obj.appellant.user_id == user.pk or policies.can_see_personal_data(user, obj.complaint):
+        if policies.can_read_appeal_statement(_user(self), obj):
             return note_text(obj.statement)
         return None
 

@@ -1,0 +1,420 @@
+"""Ombud's access policy, endpoint by endpoint and role by role.
+
+Read `EXPECTED` below as the policy at a glance: one row per API endpoint under /api/v1/, one
+column per kind of caller. `test_matrix` then calls every endpoint as every caller, each cell on
+fresh records brought to the state where an allowed call really succeeds, and checks the answer.
+
+How a refusal is decided (governance/api/base.py, governance/selectors.py, governance/services.py):
+
+1. Not signed in -> 401 (DRF's IsAuthenticated, with a WWW-Authenticate header).
+2. The role may not use this action at all -> 403 (the view's policy gate).
+3. The role may use the action, but this object is out of the caller's scope -> 404, so a caller
+   cannot learn that a complaint they may not see exists.
+4. Otherwise the service checks the actor against this object again, then the record's state.
+
+The source of truth is governance/policies.py; this table is its mirror. When the policy
+changes, this table must change with it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from governance.api.urls import router
+from governance.choices import ComplaintStatus, Role
+from governance.models import Appeal
+from tests import factories
+from tests.factories import Flow
+
+S = ComplaintStatus
+
+
+class Expect(NamedTuple):
+    status: int
+    label: str
+
+
+# --- the legend ------------------------------------------------------------------------------
+
+OK = Expect(200, "ok")  # allowed; on a list, the cell's own record is in it
+NEW = Expect(201, "created")  # allowed, and the write happened
+NONE = Expect(200, "sees-none")  # allowed list, but the cell's record is out of the caller's scope
+ANON = Expect(401, "anonymous")  # not signed in
+DENY = Expect(403, "denied")  # the role may not use this action at all
+HIDE = Expect(404, "hidden")  # the role may use the action, but may not see this record
+
+# Who calls. "owner" filed the cell's complaint; "handler" and "lead" work in its department
+# (moderation), the handler being the one it is (or will be) assigned to; "other_handler" works
+# in copyright.
+ROLES = (
+    "anonymous",
+    "no_role",
+    "owner",
+    "other_complainant",
+    "handler",
+    "other_handler",
+    "lead",
+    "compliance",
+    "supervisor",
+    "privacy",
+    "admin",
+)
+
+# fmt: off
+_TABLE: dict[str, tuple[Expect, ...]] = {
+    #                         anon  none  owner other hndlr o.hnd lead  compl super priv  admin
+    "complaint.list":         (ANON, DENY, OK,   NONE, OK,   NONE, OK,   OK,   DENY, DENY, DENY),
+    "complaint.create":       (ANON, DENY, NEW,  NEW,  NEW,  NEW,  NEW,  DENY, DENY, DENY, DENY),
+    "complaint.retrieve":     (ANON, DENY, OK,   HIDE, OK,   HIDE, OK,   OK,   DENY, DENY, DENY),
+    "complaint.acknowledge":  (ANON, DENY, DENY, DENY, OK,   HIDE, OK,   DENY, DENY, DENY, DENY),
+    "complaint.triage":       (ANON, DENY, DENY, DENY, OK,   HIDE, OK,   DENY, DENY, DENY, DENY),
+    "complaint.assign":       (ANON, DENY, DENY, DENY, OK,   HIDE, OK,   DENY, DENY, DENY, DENY),
+    "complaint.investigate":  (ANON, DENY, DENY, DENY, OK,   HIDE, OK,   DENY, DENY, DENY, DENY),
+    "complaint.close":        (ANON, DENY, DENY, DENY, OK,   HIDE, OK,   DENY, DENY, DENY, DENY),
+    "complaint.withdraw":     (ANON, DENY, OK,   HIDE, OK,   HIDE, OK,   DENY, DENY, DENY, DENY),
+    "complaint.rate":         (ANON, DENY, NEW,  HIDE, DENY, DENY, DENY, DENY, DENY, DENY, DENY),
+    "complaint.timeline":     (ANON, DENY, DENY, DENY, OK,   HIDE, OK,   OK,   DENY, DENY, DENY),
+    "decision.list":          (ANON, DENY, OK,   NONE, OK,   NONE, OK,   OK,   OK,   DENY, DENY),
+    "decision.create":        (ANON, DENY, DENY, DENY, NEW,  HIDE, NEW,  DENY, DENY, DENY, DENY),
+    "decision.retrieve":      (ANON, DENY, OK,   HIDE, OK,   HIDE, OK,   OK,   OK,   DENY, DENY),
+    "appeal.list":            (ANON, DENY, OK,   NONE, OK,   NONE, OK,   OK,   DENY, DENY, DENY),
+    "appeal.create":          (ANON, DENY, NEW,  HIDE, DENY, DENY, DENY, DENY, DENY, DENY, DENY),
+    "appeal.retrieve":        (ANON, DENY, OK,   HIDE, OK,   HIDE, OK,   OK,   DENY, DENY, DENY),
+    "appeal.decide":          (ANON, DENY, DENY, DENY, NEW,  HIDE, NEW,  DENY, DENY, DENY, DENY),
+    # The rule book and the reference data are open to every role (policies.can_read_*),
+    # the privacy officer's included; only admins publish clauses.
+    "policy-clause.list":     (ANON, DENY, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK),
+    "policy-clause.create":   (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, NEW),
+    "policy-clause.retrieve": (ANON, DENY, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK),
+    "department.list":        (ANON, DENY, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK),
+    "department.retrieve":    (ANON, DENY, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK),
+    "category.list":          (ANON, DENY, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK),
+    "category.retrieve":      (ANON, DENY, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK),
+}
+# fmt: on
+
+EXPECTED: dict[str, dict[str, Expect]] = {
+    endpoint: dict(zip(ROLES, row, strict=True)) for endpoint, row in _TABLE.items()
+}
+
+
+# --- the callers -----------------------------------------------------------------------------
+
+
+def _caller(role: str, f: Flow) -> Any | None:
+    """Return the user who plays `role` against the cell's complaint (None when anonymous)."""
+    makers: dict[str, Callable[[], Any]] = {
+        "anonymous": lambda: None,
+        "no_role": lambda: factories.UserFactory(),
+        "owner": lambda: f.complainant,
+        "other_complainant": lambda: factories.user_with_role(Role.COMPLAINANT),
+        "handler": lambda: f.handler,
+        "other_handler": lambda: factories.user_with_role(Role.HANDLER, "copyright"),
+        "lead": lambda: f.lead,
+        "compliance": lambda: factories.user_with_role(Role.COMPLIANCE_OFFICER),
+        "supervisor": lambda: factories.user_with_role(Role.SUPERVISOR),
+        "privacy": lambda: factories.user_with_role(Role.PRIVACY_OFFICER),
+        "admin": lambda: factories.user_with_role(Role.ADMIN),
+    }
+    return makers[role]()
+
+
+# --- the records each cell starts from ---------------------------------------------------------
+
+
+def _at(status: str) -> Callable[[], Flow]:
+    return lambda: factories.flow_at(status)
+
+
+def _with_clause() -> Flow:
+    f = factories.flow_at(S.RECEIVED)
+    factories.policy_clause()
+    return f
+
+
+def _appeal_open() -> Flow:
+    """An open appeal whose decision was taken by a second lead, so that neither the cell's
+    handler nor its lead took part in it and both may decide the appeal. (The rule that a
+    decider may not decide the appeal against their own decision is tested in
+    tests/governance/test_api.py.)"""
+    f = factories.flow_at(S.INVESTIGATING)
+    f.step(S.DECIDED, actor=factories.user_with_role(Role.DEPARTMENT_LEAD, "moderation"))
+    f.step(S.APPEALED)
+    f.refresh()
+    return f
+
+
+def _appeal(f: Flow) -> Appeal:
+    return f.complaint.appeals.get()
+
+
+def _complaint_url(f: Flow, action: str = "") -> str:
+    suffix = f"{action}/" if action else ""
+    return f"/api/v1/complaints/{f.complaint.reference}/{suffix}"
+
+
+def _decision_body(f: Flow, _user: Any) -> dict[str, Any]:
+    return {
+        "complaint": f.complaint.reference,
+        "outcome": "upheld",
+        "actions": ["content_removed"],
+        "ground": "terms_of_service",
+        "policy_clause": factories.policy_clause().pk,
+        "facts": "The comments insult the complainant by name.",
+        "reasons": "Insults break clause TOS-3.1; the comments are removed.",
+    }
+
+
+def _no_body(_f: Flow, _user: Any) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How to call one endpoint, and the records a cell needs for an allowed call to succeed."""
+
+    method: str
+    url: Callable[[Flow], str]
+    setup: Callable[[], Flow]
+    body: Callable[[Flow, Any], dict[str, Any]] = field(default=_no_body)
+    # For a list: which key of a row, with which value, identifies the cell's own record.
+    listed: Callable[[Flow], tuple[str, Any]] | None = None
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "complaint.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/complaints/",
+        _at(S.RECEIVED),
+        listed=lambda f: ("reference", f.complaint.reference),
+    ),
+    "complaint.create": Endpoint(
+        "post",
+        lambda f: "/api/v1/complaints/",
+        _at(S.RECEIVED),
+        # Complainants file for themselves; staff must name who they file for. This body
+        # suits both, so the cell tests the role and nothing else.
+        body=lambda f, u: {
+            "channel": "web_form",
+            "category": "harassment",
+            "description": "A new complaint filed for the matrix.",
+            "complainant_name": "Pat Example",
+            "complainant_email": "pat@example.test",
+        },
+    ),
+    "complaint.retrieve": Endpoint("get", _complaint_url, _at(S.RECEIVED)),
+    "complaint.acknowledge": Endpoint(
+        "post", lambda f: _complaint_url(f, "acknowledge"), _at(S.RECEIVED)
+    ),
+    "complaint.triage": Endpoint(
+        "post", lambda f: _complaint_url(f, "triage"), _at(S.ACKNOWLEDGED)
+    ),
+    "complaint.assign": Endpoint(
+        "post",
+        lambda f: _complaint_url(f, "assign"),
+        _at(S.TRIAGED),
+        # A handler may only take a complaint; a lead may assign to anyone in the department,
+        # themselves included. Taking it oneself is allowed to both.
+        body=lambda f, u: {"assignee": u.get_username() if u is not None else "nobody"},
+    ),
+    "complaint.investigate": Endpoint(
+        "post", lambda f: _complaint_url(f, "investigate"), _at(S.ASSIGNED)
+    ),
+    "complaint.close": Endpoint("post", lambda f: _complaint_url(f, "close"), _at(S.DECIDED)),
+    "complaint.withdraw": Endpoint(
+        "post",
+        lambda f: _complaint_url(f, "withdraw"),
+        _at(S.RECEIVED),
+        body=lambda f, u: {"reason": "Resolved privately."},
+    ),
+    "complaint.rate": Endpoint(
+        "post",
+        lambda f: _complaint_url(f, "rate"),
+        _at(S.CLOSED),
+        body=lambda f, u: {"score": 4, "comment": "Quick and fair."},
+    ),
+    "complaint.timeline": Endpoint("get", lambda f: _complaint_url(f, "timeline"), _at(S.DECIDED)),
+    "decision.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/decisions/",
+        _at(S.DECIDED),
+        listed=lambda f: ("id", f.decision.pk),
+    ),
+    "decision.create": Endpoint(
+        "post", lambda f: "/api/v1/decisions/", _at(S.INVESTIGATING), body=_decision_body
+    ),
+    "decision.retrieve": Endpoint(
+        "get", lambda f: f"/api/v1/decisions/{f.decision.pk}/", _at(S.DECIDED)
+    ),
+    "appeal.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/appeals/",
+        _appeal_open,
+        listed=lambda f: ("id", _appeal(f).pk),
+    ),
+    "appeal.create": Endpoint(
+        "post",
+        lambda f: "/api/v1/appeals/",
+        _at(S.DECIDED),
+        body=lambda f, u: {"decision": f.decision.pk, "statement": "Please look again."},
+    ),
+    "appeal.retrieve": Endpoint("get", lambda f: f"/api/v1/appeals/{_appeal(f).pk}/", _appeal_open),
+    "appeal.decide": Endpoint(
+        "post",
+        lambda f: f"/api/v1/appeals/{_appeal(f).pk}/decide/",
+        _appeal_open,
+        body=lambda f, u: {
+            "outcome": "upheld",
+            "facts": "Second look at the same comments.",
+            "reasons": "The first decision was right.",
+        },
+    ),
+    "policy-clause.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/policy-clauses/",
+        _with_clause,
+        listed=lambda f: ("id", factories.policy_clause().pk),
+    ),
+    "policy-clause.create": Endpoint(
+        "post",
+        lambda f: "/api/v1/policy-clauses/",
+        _with_clause,
+        body=lambda f, u: {
+            "code": "TOS-9.1",
+            "title": "No spam",
+            "text": "Do not post the same message again and again.",
+            "effective_from": timezone.localdate().isoformat(),
+        },
+    ),
+    "policy-clause.retrieve": Endpoint(
+        "get", lambda f: f"/api/v1/policy-clauses/{factories.policy_clause().pk}/", _with_clause
+    ),
+    "department.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/departments/",
+        _at(S.RECEIVED),
+        listed=lambda f: ("code", "moderation"),
+    ),
+    "department.retrieve": Endpoint(
+        "get", lambda f: "/api/v1/departments/moderation/", _at(S.RECEIVED)
+    ),
+    "category.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/categories/",
+        _at(S.RECEIVED),
+        listed=lambda f: ("code", "harassment"),
+    ),
+    "category.retrieve": Endpoint(
+        "get", lambda f: "/api/v1/categories/harassment/", _at(S.RECEIVED)
+    ),
+}
+
+
+# --- the tests -------------------------------------------------------------------------------
+
+
+def _personal_data(f: Flow) -> list[str]:
+    """The personal data the cell's records hold; no refusal may echo any of it."""
+    subject = f.complaint.complainant
+    texts = [f.complaint.description.text, subject.email, subject.full_name]
+    appeal = f.complaint.appeals.first()
+    if appeal is not None:
+        texts.append(appeal.statement.text)
+    return [t for t in texts if t]
+
+
+def _rows(body: Any) -> list[dict[str, Any]]:
+    return body["results"] if isinstance(body, dict) else body
+
+
+CELLS = [
+    pytest.param(endpoint, role, expect, id=f"{endpoint}-{role}-{expect.label}")
+    for endpoint, row in EXPECTED.items()
+    for role, expect in row.items()
+]
+
+
+@pytest.mark.parametrize(("endpoint", "role", "expect"), CELLS)
+def test_matrix(api: APIClient, endpoint: str, role: str, expect: Expect) -> None:
+    # given: fresh records in the state the endpoint acts on, and the caller
+    spec = ENDPOINTS[endpoint]
+    f = spec.setup()
+    user = _caller(role, f)
+    if user is not None:
+        api.force_authenticate(user=user)
+    body = spec.body(f, user)
+
+    # when
+    response = getattr(api, spec.method)(spec.url(f), body, format="json")
+
+    # then
+    assert response.status_code == expect.status, response.content.decode()
+    if expect.status >= 400:
+        payload = response.json()
+        assert isinstance(payload.get("detail"), str), payload
+        assert payload["detail"].strip()
+        raw = response.content.decode()
+        readable = json.dumps(payload, ensure_ascii=False)
+        for text in _personal_data(f):
+            assert text not in raw, f"{endpoint} as {role} leaks {text!r}"
+            assert text not in readable, f"{endpoint} as {role} leaks {text!r}"
+    if expect.status == 401:
+        assert response.has_header("WWW-Authenticate")
+    if spec.listed is not None and expect.status == 200:
+        key, value = spec.listed(f)
+        shown = {row[key] for row in _rows(response.json())}
+        if expect is NONE:
+            assert value not in shown
+        else:
+            assert value in shown
+
+
+def _routed_actions() -> set[str]:
+    """Every (basename, action) the API router serves, as "basename.action"."""
+    routed: set[str] = set()
+    for _prefix, viewset, basename in router.registry:
+        for route in router.get_routes(viewset):
+            for action in router.get_method_map(viewset, route.mapping).values():
+                routed.add(f"{basename}.{action}")
+    return routed
+
+
+def test_matrix_covers_every_routed_endpoint() -> None:
+    # A new endpoint without a row here would escape the policy check above.
+    assert set(EXPECTED) == _routed_actions()
+    assert set(ENDPOINTS) == set(EXPECTED)
+
+
+def test_every_role_has_a_caller() -> None:
+    # The columns cover every role there is, plus the anonymous caller and a user with none.
+    named = {
+        "owner": Role.COMPLAINANT,
+        "other_complainant": Role.COMPLAINANT,
+        "handler": Role.HANDLER,
+        "other_handler": Role.HANDLER,
+        "lead": Role.DEPARTMENT_LEAD,
+        "compliance": Role.COMPLIANCE_OFFICER,
+        "supervisor": Role.SUPERVISOR,
+        "privacy": Role.PRIVACY_OFFICER,
+        "admin": Role.ADMIN,
+    }
+    assert set(named.values()) == set(Role.values)
+    assert set(ROLES) == {"anonymous", "no_role", *named}
+    f = factories.flow_at(S.RECEIVED)
+    for column, role in named.items():
+        user = _caller(column, f)
+        assert (
+            get_user_model()
+            .objects.filter(
+                pk=user.pk, role_memberships__role=role, role_memberships__revoked_at__isnull=True
+            )
+            .exists()
+        ), column
