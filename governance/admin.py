@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
@@ -32,6 +33,9 @@ from .models import (
 
 class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
     """History-tracked records that change only through their services, never in the admin."""
+
+    # Django 6 assumes https for scheme-less URLs; say so now rather than be warned.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -89,10 +93,36 @@ class HolidayAdmin(ReferenceDataAdmin):
     list_display = ["date", "name"]
 
 
-class RoleGrantForm(forms.ModelForm):
+class ServiceCheckedForm(forms.ModelForm):
+    """A form whose clean() asks the service's own read-only check, so a refusal comes back on
+    the form (200 with the message) instead of failing at save. The service checks again."""
+
+    def service_check(self, data: dict[str, Any]) -> None:
+        """Run the service's check on the cleaned data; each form names its own."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        try:
+            self.service_check(data)
+        except DomainError as exc:
+            for field, messages_ in exc.fields.items():
+                self.add_error(field if field in self.fields else None, messages_)
+            if not exc.fields:
+                self.add_error(None, exc.message)
+        return data
+
+
+class RoleGrantForm(ServiceCheckedForm):
     class Meta:
         model = RoleMembership
         fields = ["user", "role", "department"]
+
+    def service_check(self, data: dict[str, Any]) -> None:
+        services.role_grant_check(
+            user=data.get("user"), role=data.get("role", ""), department=data.get("department")
+        )
 
 
 @admin.register(RoleMembership)
@@ -129,10 +159,23 @@ class RoleMembershipAdmin(SimpleHistoryAdmin):
                 self.message_user(request, exc.message, messages.ERROR)
 
 
-class PolicyClauseForm(forms.ModelForm):
+class PolicyClauseForm(ServiceCheckedForm):
     class Meta:
         model = PolicyClause
         fields = ["code", "title", "text", "effective_from", "effective_to"]
+
+    def service_check(self, data: dict[str, Any]) -> None:
+        services.policy_clause_check(
+            code=data.get("code", ""),
+            title=data.get("title", ""),
+            text=data.get("text", ""),
+            effective_from=data.get("effective_from"),
+            effective_to=data.get("effective_to"),
+        )
+
+    def validate_unique(self) -> None:
+        # The version is assigned by the service, so (code, version) cannot clash here.
+        pass
 
 
 @admin.register(PolicyClause)

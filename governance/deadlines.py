@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,18 +55,24 @@ def add_working_days(
     """Return the moment `days` working days after `start`, at the same local time of day.
 
     Saturdays, Sundays and `holidays` (local dates in `tz`) do not count. A start on a day off
-    counts from the next working day, as a complaint filed on Saturday is first seen on Monday.
+    is taken as received at 00:00 on the next working day, so a complaint filed on Saturday is
+    never due before one filed the Friday before it.
     """
     off = set(holidays)
     local = start.astimezone(tz)
     day = local.date()
+    clock = local.timetz().replace(tzinfo=None)
+    if day.weekday() >= 5 or day in off:
+        while day.weekday() >= 5 or day in off:
+            day += timedelta(days=1)
+        clock = time(0)
     remaining = days
     while remaining > 0:
         day += timedelta(days=1)
         if day.weekday() < 5 and day not in off:
             remaining -= 1
     # Rebuild the local wall-clock time on the target day, then go back to the caller's zone.
-    moment = datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=tz)
+    moment = datetime.combine(day, clock, tzinfo=tz)
     return moment.astimezone(start.tzinfo)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from governance import services
@@ -19,15 +20,13 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.test")
     first_name = "Test"
     last_name = factory.Sequence(lambda n: f"Person{n}")
-    password = factory.PostGeneration(
-        lambda user, create, extracted, **kw: user.set_unusable_password()
-    )
+    # An unusable password, stored as such: tests sign in with force_login or tokens.
+    password = factory.LazyFunction(lambda: make_password(None))
 
 
 def superuser() -> Any:

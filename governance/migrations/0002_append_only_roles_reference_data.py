@@ -123,6 +123,8 @@ class Migration(migrations.Migration):
             "governance.Decision",
             "governance.Rating",
             "governance.SlaBreach",
+            # Who was told of a missed deadline is part of the record too.
+            "governance.SlaBreach_escalated_to",
         ),
         migrations.RunPython(create_groups, migrations.RunPython.noop),
         migrations.RunPython(seed_reference_data, migrations.RunPython.noop),

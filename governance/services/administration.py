@@ -1,0 +1,153 @@
+"""Roles and reference data (departments, categories, holidays)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from audits.choices import EventType
+from audits.services import ledger_append
+from governance import policies
+from governance.choices import (
+    DEPARTMENT_ROLES,
+    Role,
+)
+from governance.errors import Conflict, ValidationFailed
+from governance.models import (
+    Category,
+    Department,
+    Holiday,
+    RoleMembership,
+)
+from privacy.pseudonyms import actor_ref
+
+from .recording import (
+    at_or_now,
+    full_clean_or_fail,
+    require,
+    sha256_hex,
+    stamp_history,
+)
+
+# --- roles and reference data ----------------------------------------------------------------
+
+
+def role_grant_check(*, user: Any, role: str, department: Department | None) -> None:
+    """Validate a grant before it is made (read-only; the admin's form shows its refusals)."""
+    errors: dict[str, list[str]] = {}
+    if role not in Role.values:
+        errors["role"] = [_("Choose one of: %s.") % ", ".join(Role.values)]
+    elif role in DEPARTMENT_ROLES and department is None:
+        errors["department"] = [_("Handlers and leads belong to a department; choose one.")]
+    elif role not in DEPARTMENT_ROLES and department is not None:
+        errors["department"] = [_("Only handlers and leads belong to a department.")]
+    if errors:
+        raise ValidationFailed(_("The role was not granted."), fields=errors)
+    if RoleMembership.objects.filter(
+        user=user, role=role, department=department, revoked_at__isnull=True
+    ).exists():
+        raise Conflict(_("%(user)s already holds this role.") % {"user": user.get_username()})
+
+
+@transaction.atomic
+def role_grant(
+    *,
+    actor: Any,
+    user: Any,
+    role: str,
+    department: Department | None = None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> RoleMembership:
+    """Grant `role` to `user` (within `department` for handlers and leads)."""
+    require(policies.can_manage_roles(actor), _("Only admins can grant roles."))
+    role_grant_check(user=user, role=role, department=department)
+    at = at_or_now(now)
+    membership = RoleMembership(
+        user=user, role=role, department=department, granted_at=at, granted_by=actor
+    )
+    stamp_history(membership, actor, reason or _("Role granted"))
+    membership.save()
+    user.groups.add(Group.objects.get(name=role))
+    if role == Role.ADMIN and not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    policies.forget_roles(user)
+    ledger_append(
+        event_type=EventType.ROLE_GRANTED,
+        object_ref=f"user:{actor_ref(user)}",
+        actor_ref=actor_ref(actor),
+        data={"role": role, "department": department.code if department else None},
+        at=at,
+    )
+    return membership
+
+
+@transaction.atomic
+def role_revoke(
+    *, actor: Any, membership: RoleMembership, reason: str, now: datetime | None = None
+) -> RoleMembership:
+    """Revoke a role membership, keeping it in the history."""
+    require(policies.can_manage_roles(actor), _("Only admins can revoke roles."))
+    membership = (
+        RoleMembership.objects.select_for_update(of=("self",))
+        .select_related("user", "department")
+        .get(pk=membership.pk)
+    )
+    if membership.revoked_at is not None:
+        raise Conflict(_("This role was already revoked on %s.") % membership.revoked_at.date())
+    if not reason.strip():
+        raise ValidationFailed(_("The role was not revoked."), fields={"reason": [_("Say why.")]})
+    at = at_or_now(now)
+    membership.revoked_at = at
+    stamp_history(membership, actor, reason)
+    membership.save()
+    user = membership.user
+    if not RoleMembership.objects.filter(
+        user=user, role=membership.role, revoked_at__isnull=True
+    ).exists():
+        user.groups.remove(Group.objects.get(name=membership.role))
+        if membership.role == Role.ADMIN and not user.is_superuser:
+            user.is_staff = False
+            user.save(update_fields=["is_staff"])
+    policies.forget_roles(user)
+    ledger_append(
+        event_type=EventType.ROLE_REVOKED,
+        object_ref=f"user:{actor_ref(user)}",
+        actor_ref=actor_ref(actor),
+        data={
+            "role": membership.role,
+            "department": membership.department.code if membership.department else None,
+            "reason_sha256": sha256_hex(reason),
+        },
+        at=at,
+    )
+    return membership
+
+
+@transaction.atomic
+def reference_record_save(
+    *, actor: Any, record: Department | Category | Holiday, reason: str, now: datetime | None = None
+) -> Department | Category | Holiday:
+    """Create or change a department, category or holiday, with its history and ledger entry."""
+    require(policies.can_manage_roles(actor), _("Only admins can change reference data."))
+    if not reason.strip():
+        raise ValidationFailed(
+            _("Nothing was saved."), fields={"reason": [_("Say why this changes.")]}
+        )
+    full_clean_or_fail(record, _("Nothing was saved; correct the fields named."))
+    stamp_history(record, actor, reason)
+    record.save()
+    fields = {f.attname: f.value_from_object(record) for f in record._meta.concrete_fields}
+    ledger_append(
+        event_type=EventType.REFERENCE_DATA_CHANGED,
+        object_ref=f"{record._meta.model_name}:{record.pk}",
+        actor_ref=actor_ref(actor),
+        data={k: (v.isoformat() if isinstance(v, date) else v) for k, v in fields.items()},
+        at=at_or_now(now),
+    )
+    return record
