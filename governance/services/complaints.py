@@ -232,18 +232,28 @@ def _handling_step(complaint: Complaint, actor: Any) -> Complaint:
     return locked
 
 
+def _plain_step(
+    actor: Any, complaint: Complaint, to_status: str, reason: str, now: datetime | None
+) -> Complaint:
+    """Take a handling step that changes nothing but the status."""
+    complaint = _handling_step(complaint, actor)
+    transition(complaint, to_status, actor=actor, reason=reason, at=at_or_now(now))
+    save_complaint(complaint, actor, reason)
+    return complaint
+
+
 @transaction.atomic
 def complaint_acknowledge(
     *, actor: Any, complaint: Complaint, reason: str = "", now: datetime | None = None
 ) -> Complaint:
     """Acknowledge receipt of a complaint."""
-    complaint = _handling_step(complaint, actor)
-    reason = reason.strip() or _("Receipt acknowledged")
-    transition(
-        complaint, ComplaintStatus.ACKNOWLEDGED, actor=actor, reason=reason, at=at_or_now(now)
+    return _plain_step(
+        actor,
+        complaint,
+        ComplaintStatus.ACKNOWLEDGED,
+        reason.strip() or _("Receipt acknowledged"),
+        now,
     )
-    save_complaint(complaint, actor, reason)
-    return complaint
 
 
 @transaction.atomic
@@ -375,13 +385,13 @@ def complaint_start_investigation(
     *, actor: Any, complaint: Complaint, reason: str = "", now: datetime | None = None
 ) -> Complaint:
     """Start investigating an assigned complaint."""
-    complaint = _handling_step(complaint, actor)
-    reason = reason.strip() or _("Investigation started")
-    transition(
-        complaint, ComplaintStatus.INVESTIGATING, actor=actor, reason=reason, at=at_or_now(now)
+    return _plain_step(
+        actor,
+        complaint,
+        ComplaintStatus.INVESTIGATING,
+        reason.strip() or _("Investigation started"),
+        now,
     )
-    save_complaint(complaint, actor, reason)
-    return complaint
 
 
 @transaction.atomic
@@ -389,11 +399,9 @@ def complaint_close(
     *, actor: Any, complaint: Complaint, reason: str = "", now: datetime | None = None
 ) -> Complaint:
     """Close a decided complaint (it can still be appealed within the window)."""
-    complaint = _handling_step(complaint, actor)
-    reason = reason.strip() or _("Closed after decision")
-    transition(complaint, ComplaintStatus.CLOSED, actor=actor, reason=reason, at=at_or_now(now))
-    save_complaint(complaint, actor, reason)
-    return complaint
+    return _plain_step(
+        actor, complaint, ComplaintStatus.CLOSED, reason.strip() or _("Closed after decision"), now
+    )
 
 
 @transaction.atomic
