@@ -19,3 +19,4 @@ class EventType(models.TextChoices):
     ROLE_GRANTED = "role.granted", _("Role granted")
     ROLE_REVOKED = "role.revoked", _("Role revoked")
     SUBJECT_CREATED = "subject.created", _("Data subject recorded")
+    SUBJECT_LINKED = "subject.linked", _("Data subject linked to a sign-in account")

@@ -51,6 +51,7 @@ def ledger_append(
     """Append one entry to the ledger inside the caller's transaction (both or neither)."""
     if not connection.in_atomic_block:
         raise RuntimeError("ledger_append must run inside the business write's transaction")
+    event_type = EventType(event_type)  # an unknown type is a programming error: fail loudly
     _lock_ledger()
     last = LedgerEntry.objects.aggregate(last=Max("seq"))["last"]
     seq = 0 if last is None else last + 1

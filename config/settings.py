@@ -187,6 +187,10 @@ OMBUD_ORIGIN = os.environ.get("OMBUD_ORIGIN", "ombud.local")
 # Working days (for "15 working days") are counted in this time zone.
 OMBUD_BUSINESS_TIME_ZONE = os.environ.get("OMBUD_BUSINESS_TIME_ZONE", "Asia/Shanghai")
 
+# The key behind actor pseudonyms in the ledger and for supervisors. Keep it stable: a new
+# key gives every actor a new pseudonym. Defaults to a value derived from SECRET_KEY.
+OMBUD_PSEUDONYM_KEY = os.environ.get("OMBUD_PSEUDONYM_KEY", "")
+
 # Deadline targets: (amount, unit), unit one of "hours", "days" (calendar) or "working_days".
 # Decision targets count from receipt; a triage that changes the priority recomputes them.
 OMBUD_DEADLINES = {

@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +16,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from audits.admin import AppendOnlyAdmin
 
 from . import services
+from .choices import Role
 from .errors import DomainError
 from .models import (
     Appeal,
@@ -249,3 +252,38 @@ class RatingAdmin(AppendOnlyAdmin):
 class SlaBreachAdmin(AppendOnlyAdmin):
     list_display = ["complaint", "stage", "due_at", "detected_at"]
     list_filter = ["stage"]
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class OmbudUserAdmin(DjangoUserAdmin):
+    """Accounts. Access comes from role memberships (granted through `role_grant`, with a ledger
+    entry), so only a superuser edits the flags, groups and permissions here; and an admin who is
+    not a superuser cannot take over a staff account by resetting its password."""
+
+    _ACCESS_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += [f for f in self._ACCESS_FIELDS if f not in fields]
+        return fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not super().has_change_permission(request, obj):
+            return False
+        if obj is None or request.user.is_superuser or obj.pk == request.user.pk:
+            return True
+        staff_roles = (
+            RoleMembership.objects.filter(user=obj, revoked_at__isnull=True)
+            .exclude(role=Role.COMPLAINANT)
+            .exists()
+        )
+        return not (obj.is_superuser or obj.is_staff or staff_roles)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # People who acted on complaints stay in the record; deactivate them instead.
+        return bool(request.user.is_superuser) and super().has_delete_permission(request, obj)

@@ -86,6 +86,11 @@ def due_at(start: datetime, target: Target, holidays: Iterable[date] = ()) -> da
     return add_working_days(start, target.amount, holidays, tz)
 
 
+def business_date(moment: datetime) -> date:
+    """Return the calendar date of `moment` where the business counts its days."""
+    return moment.astimezone(ZoneInfo(settings.OMBUD_BUSINESS_TIME_ZONE)).date()
+
+
 def add_months(moment: datetime, months: int) -> datetime:
     """Return `moment` plus whole calendar months, clamped to the month's last day."""
     month_index = moment.month - 1 + months

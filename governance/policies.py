@@ -163,6 +163,11 @@ def can_read_reference_data(user: Any) -> bool:
     return bool(roles_of(user).roles)
 
 
+def can_link_subject_accounts(user: Any) -> bool:
+    """Allow privacy officers, who verify identities, to link a data subject to an account."""
+    return roles_of(user).has(Role.PRIVACY_OFFICER)
+
+
 def can_manage_roles(user: Any) -> bool:
     """Allow admins to grant and revoke roles."""
     return roles_of(user).has(Role.ADMIN)
@@ -195,10 +200,15 @@ def can_handle_complaint(user: Any, complaint: Complaint) -> bool:
 
 
 def can_assign_complaint(user: Any, complaint: Complaint, assignee: Any) -> bool:
-    """Allow a lead to assign within the department, and a handler to take the complaint."""
+    """Allow a lead to assign or reassign within the department, and a handler to take an
+    unassigned complaint (never one a colleague holds)."""
     if complaint.department_id in _lead_departments(user):
         return complaint.department_id in _staff_departments(assignee)
-    return assignee.pk == user.pk and complaint.department_id in _staff_departments(user)
+    return (
+        assignee.pk == user.pk
+        and complaint.assignee_id is None
+        and complaint.department_id in _staff_departments(user)
+    )
 
 
 def can_withdraw_complaint(user: Any, complaint: Complaint) -> bool:
@@ -250,9 +260,15 @@ def can_rate_complaint(user: Any, complaint: Complaint) -> bool:
     return roles_of(user).has(Role.COMPLAINANT) and _owns(user, complaint)
 
 
-def can_see_decider_identity(user: Any) -> bool:
-    """Show who decided to staff who work or audit; supervisors and complainants get a pseudonym."""
-    return roles_of(user).has(Role.HANDLER, Role.DEPARTMENT_LEAD, Role.COMPLIANCE_OFFICER)
+def can_see_staff_identity(user: Any, complaint: Complaint) -> bool:
+    """Name the staff on a complaint to compliance and its department; others get pseudonyms.
+
+    Decided per complaint: a supervisor who is also a handler sees names only in their own
+    department, and pseudonyms everywhere else.
+    """
+    if roles_of(user).has(Role.COMPLIANCE_OFFICER):
+        return True
+    return complaint.department_id in _staff_departments(user)
 
 
 # --- querysets -------------------------------------------------------------------------------
@@ -286,6 +302,11 @@ def restrict_decisions(qs: QuerySet, user: Any) -> QuerySet:
         return qs
     scope = _complaint_scope(user, prefix="complaint__")
     return qs.none() if scope is None else qs.filter(scope)
+
+
+def restrict_subjects(qs: QuerySet, user: Any) -> QuerySet:
+    """Limit data subjects to privacy officers, who handle people's requests about their data."""
+    return qs if roles_of(user).has(Role.PRIVACY_OFFICER) else qs.none()
 
 
 def restrict_appeals(qs: QuerySet, user: Any) -> QuerySet:

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from . import policies
-from .errors import NotFound, PermissionDenied
+from .choices import Role
+from .errors import NotFound, PermissionDenied, ValidationFailed
 from .models import Appeal, Category, Complaint, Decision, Department, PolicyClause
 
 _COMPLAINT_RELATED = (
@@ -34,6 +36,36 @@ def complaint_get(*, user: Any, reference: str) -> Complaint:
     if complaint is None:
         raise NotFound(_("No complaint %s is visible to you; check the reference.") % reference)
     return complaint
+
+
+def assignee_get(*, complaint: Complaint, username: str) -> Any:
+    """Return the active handler or lead of the complaint's department with this username.
+
+    One answer for "no such user" and "not in this department", so the caller learns nothing
+    about accounts outside the department.
+    """
+    user = (
+        get_user_model()
+        .objects.filter(
+            username=username,
+            is_active=True,
+            role_memberships__role__in=[Role.HANDLER, Role.DEPARTMENT_LEAD],
+            role_memberships__department_id=complaint.department_id,
+            role_memberships__revoked_at__isnull=True,
+        )
+        .first()
+    )
+    if user is None:
+        raise ValidationFailed(
+            _("The complaint was not assigned."),
+            fields={
+                "assignee": [
+                    _("No handler or lead of the %s department has that username.")
+                    % complaint.department.code
+                ]
+            },
+        )
+    return user
 
 
 def decision_list(*, user: Any) -> QuerySet[Decision]:
@@ -124,7 +156,7 @@ def complaint_timeline(*, user: Any, reference: str) -> list[TimelineEntry]:
     if not policies.can_view_timelines(user):
         raise PermissionDenied(_("Your role does not include complaint timelines."))
     complaint = complaint_get(user=user, reference=reference)
-    reveal = policies.can_see_decider_identity(user)
+    reveal = policies.can_see_staff_identity(user, complaint)
     entries: list[TimelineEntry] = []
 
     previous = None

@@ -11,3 +11,4 @@ class NoteKind(models.TextChoices):
     COMPLAINT_DESCRIPTION = "complaint_description", _("Complaint description")
     APPEAL_STATEMENT = "appeal_statement", _("Appeal statement")
     RATING_COMMENT = "rating_comment", _("Rating comment")
+    WITHDRAWAL_REASON = "withdrawal_reason", _("Withdrawal reason")

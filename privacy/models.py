@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +11,14 @@ from simple_history.models import HistoricalRecords
 
 from .choices import NoteKind, SubjectKind
 from .pseudonyms import new_subject_pseudonym
+
+
+class DataSubjectQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> DataSubjectQuerySet:
+        """Return the data subjects `user` may look up; none unless a role grants them."""
+        from governance import policies
+
+        return cast(DataSubjectQuerySet, policies.restrict_subjects(self, user))
 
 
 class DataSubject(models.Model):
@@ -32,6 +42,7 @@ class DataSubject(models.Model):
     account_handle = models.CharField(_("account handle"), max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = DataSubjectQuerySet.as_manager()
     history = HistoricalRecords()
 
     class Meta:

@@ -1,7 +1,8 @@
 """Stable pseudonyms: who did something, without saying who they are.
 
 A pseudonym is a keyed hash (HMAC-SHA-256) of an internal id under a key derived from
-SECRET_KEY, so it cannot be reversed or recomputed by someone without the key.
+OMBUD_PSEUDONYM_KEY (or SECRET_KEY when that is unset), so it cannot be reversed or recomputed
+by someone without the key.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from django.contrib.auth.models import AnonymousUser
 
 
 def _key() -> bytes:
-    return hmac.new(settings.SECRET_KEY.encode(), b"ombud-pseudonym-v1", hashlib.sha256).digest()
+    secret = settings.OMBUD_PSEUDONYM_KEY or settings.SECRET_KEY
+    return hmac.new(secret.encode(), b"ombud-pseudonym-v1", hashlib.sha256).digest()
 
 
 def actor_ref(user: AbstractBaseUser | AnonymousUser | None) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.utils.translation import gettext as _
+
 from .models import DataSubject, PersonalNote
 
 
@@ -18,3 +22,13 @@ def subject_contact(subject: DataSubject) -> dict[str, str]:
         "phone": subject.phone,
         "account_handle": subject.account_handle,
     }
+
+
+def subject_get(*, user: Any, pseudonym: str) -> DataSubject:
+    """Return one data subject by pseudonym, or NotFound if `user` may not look it up."""
+    from governance.errors import NotFound
+
+    subject = DataSubject.objects.visible_to(user).filter(pseudonym=pseudonym).first()
+    if subject is None:
+        raise NotFound(_("No data subject %s is visible to you.") % pseudonym)
+    return subject

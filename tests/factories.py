@@ -129,7 +129,7 @@ class Flow:
         if to_status == ComplaintStatus.CLOSED:
             return services.complaint_close(actor=h, complaint=c)
         if to_status == ComplaintStatus.APPEALED:
-            decision = services.current_decision(c)
+            decision = c.current_decision()
             return services.appeal_file(
                 actor=actor or self.complainant, decision=decision, statement="Please look again."
             )

@@ -28,9 +28,10 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from governance.api.urls import router
+from governance.api.urls import router as governance_router
 from governance.choices import ComplaintStatus, Role
 from governance.models import Appeal
+from privacy.api.urls import router as privacy_router
 from tests import factories
 from tests.factories import Flow
 
@@ -98,6 +99,9 @@ _TABLE: dict[str, tuple[Expect, ...]] = {
     "department.retrieve":    (ANON, DENY, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK),
     "category.list":          (ANON, DENY, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK),
     "category.retrieve":      (ANON, DENY, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK),
+    # Data subjects, under /api/v1/privacy/: only privacy officers, who verify identities.
+    "subject.retrieve":       (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
+    "subject.link_account":   (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
 }
 # fmt: on
 
@@ -150,6 +154,23 @@ def _appeal_open() -> Flow:
     f.step(S.APPEALED)
     f.refresh()
     return f
+
+
+def _reported_holder() -> Flow:
+    """A complaint about an account whose holder is a person (a data subject with no login)."""
+    complainant = factories.user_with_role(Role.COMPLAINANT)
+    complaint = factories.file_complaint(complainant, affected_account_handle="@reported")
+    return Flow(
+        complaint,
+        complainant,
+        factories.user_with_role(Role.HANDLER, "moderation"),
+        factories.user_with_role(Role.DEPARTMENT_LEAD, "moderation"),
+    )
+
+
+def _subject_url(f: Flow, action: str = "") -> str:
+    suffix = f"{action}/" if action else ""
+    return f"/api/v1/privacy/subjects/{f.complaint.affected_subject.pseudonym}/{suffix}"
 
 
 def _appeal(f: Flow) -> Appeal:
@@ -315,6 +336,15 @@ ENDPOINTS: dict[str, Endpoint] = {
     "category.retrieve": Endpoint(
         "get", lambda f: "/api/v1/categories/harassment/", _at(S.RECEIVED)
     ),
+    "subject.retrieve": Endpoint("get", _subject_url, _reported_holder),
+    "subject.link_account": Endpoint(
+        "post",
+        lambda f: _subject_url(f, "link-account"),
+        _reported_holder,
+        body=lambda f, u: {
+            "username": factories.user_with_role(Role.COMPLAINANT, username="holder").username
+        },
+    ),
 }
 
 
@@ -380,7 +410,9 @@ def test_matrix(api: APIClient, endpoint: str, role: str, expect: Expect) -> Non
 def _routed_actions() -> set[str]:
     """Every (basename, action) the API router serves, as "basename.action"."""
     routed: set[str] = set()
-    for _prefix, viewset, basename in router.registry:
+    registry = [*governance_router.registry, *privacy_router.registry]
+    router = governance_router  # routes and method maps do not depend on the router instance
+    for _prefix, viewset, basename in registry:
         for route in router.get_routes(viewset):
             for action in router.get_method_map(viewset, route.mapping).values():
                 routed.add(f"{basename}.{action}")

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -24,7 +25,7 @@ def domain_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
         # Serializer errors: keep DRF's field messages under "fields", with one summary line.
         return Response(
             {
-                "detail": "The request was not accepted; correct the fields named.",
+                "detail": _("The request was not accepted; correct the fields named."),
                 "code": "invalid",
                 "fields": exc.detail,
             },

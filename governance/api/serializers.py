@@ -102,6 +102,7 @@ class ComplaintOut(serializers.ModelSerializer):
     allowed_next = serializers.SerializerMethodField()
     complainant = serializers.SerializerMethodField()
     complainant_contact = serializers.SerializerMethodField()
+    affected_subject = serializers.SerializerMethodField()
     description = serializers.SerializerMethodField()
     assignee = serializers.SerializerMethodField()
 
@@ -121,6 +122,7 @@ class ComplaintOut(serializers.ModelSerializer):
             "content_id",
             "complainant",
             "complainant_contact",
+            "affected_subject",
             "description",
             "assignee",
             "received_at",
@@ -136,8 +138,18 @@ class ComplaintOut(serializers.ModelSerializer):
     def get_allowed_next(self, obj: Complaint) -> list[str]:
         return obj.allowed_next()
 
-    def get_complainant(self, obj: Complaint) -> str:
+    def get_complainant(self, obj: Complaint) -> str | None:
+        # Even a pseudonym lets its reader link complaints together: only for those who may
+        # see the complainant's data anyway.
+        if not policies.can_see_personal_data(_user(self), obj):
+            return None
         return obj.complainant.pseudonym
+
+    def get_affected_subject(self, obj: Complaint) -> str | None:
+        # Staff pass this pseudonym to a privacy officer, who links the holder's account.
+        if obj.affected_subject is None or not policies.can_handle_complaint(_user(self), obj):
+            return None
+        return obj.affected_subject.pseudonym
 
     @extend_schema_field(ComplaintContactOut(allow_null=True))
     def get_complainant_contact(self, obj: Complaint) -> dict[str, str] | None:
@@ -153,7 +165,7 @@ class ComplaintOut(serializers.ModelSerializer):
     def get_assignee(self, obj: Complaint) -> str | None:
         if obj.assignee is None:
             return None
-        if policies.can_see_decider_identity(_user(self)):
+        if policies.can_see_staff_identity(_user(self), obj):
             return obj.assignee.get_username()
         return actor_ref(obj.assignee)
 
@@ -293,7 +305,7 @@ class DecisionOut(serializers.ModelSerializer):
         ]
 
     def get_decided_by(self, obj: Decision) -> str:
-        if policies.can_see_decider_identity(_user(self)):
+        if policies.can_see_staff_identity(_user(self), obj.complaint):
             return obj.decided_by.get_username()
         return actor_ref(obj.decided_by)
 

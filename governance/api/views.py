@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
@@ -13,7 +11,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance import policies, selectors, services
-from governance.errors import ValidationFailed
 from governance.filters import ComplaintFilter, DecisionFilter, PolicyClauseFilter
 
 from . import serializers as s
@@ -84,14 +81,7 @@ class ComplaintViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyV
     def assign(self, request: Request, reference: str) -> Response:
         data = _validated(s.AssignIn, request)
         complaint = self.get_object()
-        assignee = (
-            get_user_model().objects.filter(username=data.pop("assignee"), is_active=True).first()
-        )
-        if assignee is None:
-            raise ValidationFailed(
-                _("The complaint was not assigned."),
-                fields={"assignee": [_("No active user has that username.")]},
-            )
+        assignee = selectors.assignee_get(complaint=complaint, username=data.pop("assignee"))
         return self._out(
             services.complaint_assign(
                 actor=request.user, complaint=complaint, assignee=assignee, **data

@@ -48,22 +48,20 @@ CATEGORIES = [
      "STATEMENT_CATEGORY_OTHER_VIOLATION_TC", "operations", "medium"),
 ]
 
+# Only admins reach the Django admin (role_grant makes them staff; no one else is), so only the
+# admin role holds model permissions. The other roles work through the API and their pages,
+# which apply governance.policies; giving them admin permissions would bypass visible_to().
 GOVERNANCE_MODELS = [
     "department", "category", "holiday", "rolemembership", "policyclause", "complaint",
     "assignment", "complainttransition", "decision", "appeal", "rating", "slabreach",
 ]
-STAFF_VIEW = ["complaint", "decision", "appeal", "policyclause", "department", "category",
-              "complainttransition", "assignment", "rating", "slabreach", "holiday"]
-
-# Django permissions back the admin only; the API and services use governance.policies.
 ROLE_PERMISSIONS = {
     "complainant": [],
-    "handler": [("governance", f"view_{m}") for m in STAFF_VIEW],
-    "department_lead": [("governance", f"view_{m}") for m in STAFF_VIEW],
-    "compliance_officer": [("governance", f"view_{m}") for m in GOVERNANCE_MODELS]
-    + [("audits", "view_ledgerentry")],
-    "supervisor": [("governance", "view_decision"), ("governance", "view_policyclause")],
-    "privacy_officer": [("privacy", "view_datasubject"), ("privacy", "view_personalnote")],
+    "handler": [],
+    "department_lead": [],
+    "compliance_officer": [],
+    "supervisor": [],
+    "privacy_officer": [],
     "admin": [("governance", f"{verb}_{m}") for m in GOVERNANCE_MODELS for verb in ("view", "add", "change")]
     + [("audits", "view_ledgerentry"), ("privacy", "view_datasubject"),
        ("auth", "view_user"), ("auth", "add_user"), ("auth", "change_user")],

@@ -27,8 +27,6 @@ from .complaints import (
 from .decisions import (
     appeal_decide,
     appeal_file,
-    clause_in_force,
-    current_decision,
     decision_record,
 )
 from .escalation import SLA_STAGES, sla_breaches_escalate
@@ -38,7 +36,6 @@ __all__ = [
     "SLA_STAGES",
     "appeal_decide",
     "appeal_file",
-    "clause_in_force",
     "complaint_acknowledge",
     "complaint_assign",
     "complaint_close",
@@ -47,7 +44,6 @@ __all__ = [
     "complaint_start_investigation",
     "complaint_triage",
     "complaint_withdraw",
-    "current_decision",
     "decision_record",
     "policy_clause_check",
     "policy_clause_publish",

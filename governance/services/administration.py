@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from audits.choices import EventType
@@ -71,7 +71,14 @@ def role_grant(
         user=user, role=role, department=department, granted_at=at, granted_by=actor
     )
     stamp_history(membership, actor, reason or _("Role granted"))
-    membership.save()
+    try:
+        with transaction.atomic():
+            membership.save()
+    except IntegrityError as exc:
+        # Two admins granting the same role at once: the unique constraint keeps one.
+        raise Conflict(
+            _("%(user)s already holds this role.") % {"user": user.get_username()}
+        ) from exc
     user.groups.add(Group.objects.get(name=role))
     if role == Role.ADMIN and not user.is_staff:
         user.is_staff = True

@@ -141,6 +141,9 @@ def complaint_file(
             _("The complaint was not filed; correct the fields named."), fields=errors
         )
 
+    # The reference comes first: its counter row is the one lock taken before the ledger's,
+    # in every filing, so two filings can never wait on each other in opposite orders.
+    reference = _next_reference(deadlines.business_date(at).year)
     if staff_intake:
         complainant = privacy_services.subject_create(
             actor=actor,
@@ -178,7 +181,7 @@ def complaint_file(
     priority = priority_for(severity, urgency)
     holidays = _holidays_from(at)
     complaint = Complaint(
-        reference=_next_reference(at.year),
+        reference=reference,
         channel=channel,
         category=category,
         department=category.default_department,
@@ -419,10 +422,18 @@ def complaint_withdraw(
             _("The complaint was not withdrawn."),
             fields={"reason": [_("Say why the complaint is withdrawn.")]},
         )
-    transition(
-        complaint, ComplaintStatus.WITHDRAWN, actor=actor, reason=reason.strip(), at=at_or_now(now)
-    )
-    save_complaint(complaint, actor, reason.strip())
+    at = at_or_now(now)
+    if policies.can_handle_complaint(actor, complaint):
+        recorded_reason = reason.strip()
+    else:
+        # The complainant's own words may be personal: they go to the privacy app, and the
+        # append-only transition keeps only a reference to them.
+        note = privacy_services.note_create(
+            subject=complaint.complainant, kind=NoteKind.WITHDRAWAL_REASON, text=reason.strip()
+        )
+        recorded_reason = _("Withdrawn by the complainant (reason: note %s)") % note.pk
+    transition(complaint, ComplaintStatus.WITHDRAWN, actor=actor, reason=recorded_reason, at=at)
+    save_complaint(complaint, actor, recorded_reason)
     return complaint
 
 

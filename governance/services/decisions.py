@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audits.choices import EventType
@@ -44,6 +43,7 @@ from .recording import (
     lock_complaint,
     require,
     save_complaint,
+    sha256_hex,
     stamp_history,
     transition,
 )
@@ -51,24 +51,6 @@ from .recording import (
 MAX_TEXT = 5000
 
 # --- decisions -------------------------------------------------------------------------------
-
-
-def current_decision(complaint: Complaint) -> Decision | None:
-    """Return the decision in force on `complaint`: the latest one nothing supersedes."""
-    return (
-        Decision.objects.filter(complaint=complaint, superseded_by__isnull=True)
-        .order_by("-decided_at", "-id")
-        .first()
-    )
-
-
-def clause_in_force(clause: PolicyClause, on: date) -> bool:
-    """Return whether `clause` is the version of its code in force on `on`."""
-    if clause.effective_from > on or (clause.effective_to and clause.effective_to < on):
-        return False
-    return not PolicyClause.objects.filter(
-        code=clause.code, version__gt=clause.version, effective_from__lte=on
-    ).exists()
 
 
 def _clean_decision(
@@ -85,8 +67,14 @@ def _clean_decision(
     territorial_scope: Any,
     restriction_end: date | None,
     today: date,
+    clause_day: date | None = None,
+    restriction_carried: bool = False,
 ) -> dict[str, Any]:
-    """Validate a decision's content, collecting every problem; return the cleaned values."""
+    """Validate a decision's content, collecting every problem; return the cleaned values.
+
+    `clause_day` is the day the clause must be in force on (today unless an upheld appeal keeps
+    the original clause); a `restriction_carried` over from the original is not re-dated.
+    """
     errors: dict[str, list[str]] = {}
     if outcome not in DecisionOutcome.values:
         errors["outcome"] = [_("Choose one of: %s.") % ", ".join(DecisionOutcome.values)]
@@ -115,13 +103,13 @@ def _clean_decision(
         errors["ground_reference"] = [_("Keep the legal reference under 500 characters.")]
     if policy_clause is None:
         errors["policy_clause"] = [_("Choose the policy clause applied.")]
-    elif not clause_in_force(policy_clause, today):
+    elif not policy_clause.in_force_on(clause_day or today):
         errors["policy_clause"] = [
             _(
-                "%(clause)s is not the version in force today; "
+                "%(clause)s is not the version in force on %(day)s; "
                 "choose the current version of %(code)s."
             )
-            % {"clause": str(policy_clause), "code": policy_clause.code}
+            % {"clause": str(policy_clause), "code": policy_clause.code, "day": clause_day or today}
         ]
     for name, value in (("facts", facts), ("reasons", reasons)):
         if not (value or "").strip():
@@ -144,7 +132,7 @@ def _clean_decision(
     if restriction_end is not None:
         if not set(actions) & TEMPORARY_ACTIONS:
             errors["restriction_end"] = [_("Only a temporary restriction has an end date.")]
-        elif restriction_end <= today:
+        elif restriction_end <= today and not restriction_carried:
             errors["restriction_end"] = [_("The end date must lie in the future.")]
     if errors:
         raise ValidationFailed(
@@ -165,32 +153,42 @@ def _clean_decision(
     }
 
 
-def _decision_ledger(decision: Decision, event: EventType) -> None:
+def decision_ledger_data(decision: Decision) -> dict[str, Any]:
+    """Return what the ledger records of a decision.
+
+    The structured content goes in as it is; the free-text facts and reasons go in as SHA-256
+    commitments, so the ledger never keeps prose that might name a person, yet any later
+    change to them shows.
+    """
     clause = decision.policy_clause
+    return {
+        "complaint": decision.complaint.reference,
+        "kind": decision.kind,
+        "outcome": decision.outcome,
+        "actions": decision.actions,
+        "ground": decision.ground,
+        "ground_reference": decision.ground_reference,
+        "policy_clause": {"code": clause.code, "version": clause.version},
+        "facts_sha256": sha256_hex(decision.facts),
+        "reasons_sha256": sha256_hex(decision.reasons),
+        "automated_detection": decision.automated_detection,
+        "automated_decision": decision.automated_decision,
+        "territorial_scope": decision.territorial_scope,
+        "restriction_end": decision.restriction_end.isoformat()
+        if decision.restriction_end
+        else None,
+        "supersedes": decision.supersedes_id,
+        "appeal": decision.appeal_id,
+        "appeal_outcome": decision.appeal_outcome or None,
+    }
+
+
+def _decision_ledger(decision: Decision, event: EventType) -> None:
     ledger_append(
         event_type=event,
         object_ref=f"decision:{decision.pk}",
         actor_ref=actor_ref(decision.decided_by),
-        data={
-            "complaint": decision.complaint.reference,
-            "kind": decision.kind,
-            "outcome": decision.outcome,
-            "actions": decision.actions,
-            "ground": decision.ground,
-            "ground_reference": decision.ground_reference,
-            "policy_clause": {"code": clause.code, "version": clause.version},
-            "facts": decision.facts,
-            "reasons": decision.reasons,
-            "automated_detection": decision.automated_detection,
-            "automated_decision": decision.automated_decision,
-            "territorial_scope": decision.territorial_scope,
-            "restriction_end": decision.restriction_end.isoformat()
-            if decision.restriction_end
-            else None,
-            "supersedes": decision.supersedes_id,
-            "appeal": decision.appeal_id,
-            "appeal_outcome": decision.appeal_outcome or None,
-        },
+        data=decision_ledger_data(decision),
         at=decision.decided_at,
     )
 
@@ -266,11 +264,20 @@ def decision_record(
                 )
                 % complaint.status
             )
-        current = current_decision(complaint)
+        current = complaint.current_decision()
         if current is None or current.pk != supersedes.pk:
             raise Conflict(
                 _("Decision %(old)s has been superseded by %(new)s; correct the decision in force.")
                 % {"old": supersedes.pk, "new": current.pk if current else "-"}
+            )
+        appealed = _appealed_decision(supersedes)
+        if appealed is not None and actor.pk in _deciders(appealed):
+            # Otherwise the decider under appeal could undo the appeal outcome by "correcting" it.
+            raise PermissionDenied(
+                _(
+                    "You took part in the decision that was appealed; a correction of the "
+                    "appeal outcome must come from someone who did not."
+                )
             )
         kind = DecisionKind.CORRECTION
     cleaned = _clean_decision(
@@ -285,7 +292,7 @@ def decision_record(
         automated_decision=automated_decision,
         territorial_scope=territorial_scope,
         restriction_end=restriction_end,
-        today=timezone.localdate(at),
+        today=deadlines.business_date(at),
     )
     decision = Decision(
         complaint=complaint,
@@ -336,7 +343,7 @@ def appeal_file(
                 "turn to a certified out-of-court dispute settlement body."
             )
         )
-    current = current_decision(complaint)
+    current = complaint.current_decision()
     if current is None or current.pk != decision.pk:
         raise Conflict(
             _("Decision %s is no longer in force; appeal the current decision.") % decision.pk
@@ -390,6 +397,16 @@ def _appeal_window_months() -> int:
     return int(settings.OMBUD_APPEAL_WINDOW_MONTHS)
 
 
+def _appealed_decision(decision: Decision) -> Decision | None:
+    """Return the decision an appeal overturned or upheld somewhere down this chain, if any."""
+    node: Decision | None = decision
+    while node is not None:
+        if node.kind == DecisionKind.APPEAL:
+            return node.supersedes
+        node = node.supersedes
+    return None
+
+
 def _deciders(decision: Decision) -> set[int]:
     ids: set[int] = set()
     node: Decision | None = decision
@@ -397,6 +414,16 @@ def _deciders(decision: Decision) -> set[int]:
         ids.add(node.decided_by_id)
         node = node.supersedes
     return ids
+
+
+def _substance(values: dict[str, Any]) -> tuple[Any, ...]:
+    """Return what a modification must change at least one of."""
+    return (
+        values["outcome"],
+        sorted(values["actions"]),
+        values["restriction_end"],
+        sorted(values["territorial_scope"]),
+    )
 
 
 @transaction.atomic
@@ -453,6 +480,8 @@ def appeal_decide(
                 },
             )
         decision_outcome, actions = original.outcome, list(original.actions)
+        if restriction_end is None:
+            restriction_end = original.restriction_end
     elif decision_outcome is None:
         raise ValidationFailed(
             _("The appeal was not decided."),
@@ -474,7 +503,13 @@ def appeal_decide(
         if territorial_scope is not None
         else original.territorial_scope,
         restriction_end=restriction_end,
-        today=timezone.localdate(at),
+        today=deadlines.business_date(at),
+        # Upholding may keep the clause the original applied, even if a newer version exists.
+        clause_day=deadlines.business_date(original.decided_at)
+        if policy_clause is None or policy_clause.pk == original.policy_clause_id
+        else None,
+        restriction_carried=restriction_end is not None
+        and restriction_end == original.restriction_end,
     )
     was_acting = original.outcome in ACTING_OUTCOMES
     now_acting = cleaned["outcome"] in ACTING_OUTCOMES
@@ -489,13 +524,24 @@ def appeal_decide(
         )
     if outcome == AppealOutcome.MODIFIED and (
         was_acting != now_acting
-        or (cleaned["outcome"], cleaned["actions"]) == (original.outcome, list(original.actions))
+        or _substance(cleaned)
+        == _substance(
+            {
+                "outcome": original.outcome,
+                "actions": original.actions,
+                "restriction_end": original.restriction_end,
+                "territorial_scope": original.territorial_scope,
+            }
+        )
     ):
         raise ValidationFailed(
             _("The appeal was not decided."),
             fields={
                 "decision_outcome": [
-                    _("A modification changes the outcome or actions without reversing them.")
+                    _(
+                        "A modification changes the outcome, actions, end date or territory "
+                        "without reversing the decision."
+                    )
                 ]
             },
         )

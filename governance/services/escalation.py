@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
@@ -10,6 +11,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils.translation import gettext as _
 
 from audits.choices import EventType
 from audits.services import ledger_append, system_actor_ref
@@ -29,16 +32,24 @@ from .recording import (
     at_or_now,
 )
 
+logger = logging.getLogger(__name__)
+
 # --- deadlines -------------------------------------------------------------------------------
 
-# For each stage: the complaint's due-time field and the statuses in which it is still pending.
-SLA_STAGES: dict[str, tuple[str, frozenset[str]]] = {
-    SlaStage.ACKNOWLEDGE: ("acknowledge_due_at", frozenset({ComplaintStatus.RECEIVED})),
+# For each stage: the complaint's due-time field, the field stamped when the stage is done, and
+# the statuses in which it is still pending.
+SLA_STAGES: dict[str, tuple[str, str, frozenset[str]]] = {
+    SlaStage.ACKNOWLEDGE: (
+        "acknowledge_due_at",
+        "acknowledged_at",
+        frozenset({ComplaintStatus.RECEIVED}),
+    ),
     SlaStage.TRIAGE: (
         "triage_due_at",
+        "triaged_at",
         frozenset({ComplaintStatus.RECEIVED, ComplaintStatus.ACKNOWLEDGED}),
     ),
-    SlaStage.DECIDE: ("decision_due_at", OPEN_STATUSES),
+    SlaStage.DECIDE: ("decision_due_at", "decided_at", OPEN_STATUSES),
 }
 
 
@@ -58,18 +69,28 @@ def _notify_leads(
     leads: Iterable[Any], complaint_reference: str, stage: str, due: datetime
 ) -> None:
     recipients = [lead.email for lead in leads if lead.email]
-    if recipients:
+    if not recipients:
+        logger.warning(
+            "Breach of %s (%s) recorded, but the department has no lead with an e-mail address",
+            complaint_reference,
+            stage,
+        )
+        return
+    values = {"ref": complaint_reference, "stage": stage, "due": due.isoformat()}
+    try:
         send_mail(
-            subject=f"[Ombud] {complaint_reference}: {stage} deadline missed",
-            message=(
-                f"Complaint {complaint_reference} missed its {stage} deadline "
-                f"({due.isoformat()}).\n"
+            subject=_("[Ombud] %(ref)s: %(stage)s deadline missed") % values,
+            message=_(
+                "Complaint %(ref)s missed its %(stage)s deadline (%(due)s).\n"
                 "Open it in Ombud to reassign or act on it."
-            ),
+            )
+            % values,
             from_email=None,
             recipient_list=recipients,
-            fail_silently=True,
         )
+    except OSError:
+        # The breach is recorded either way; a mail outage must not undo it. Say so loudly.
+        logger.exception("Could not e-mail the leads about the breach of %s", complaint_reference)
 
 
 def sla_breaches_escalate(*, now: datetime | None = None, batch_size: int = 500) -> dict[str, int]:
@@ -82,9 +103,14 @@ def sla_breaches_escalate(*, now: datetime | None = None, batch_size: int = 500)
     counts = {str(stage): 0 for stage in SLA_STAGES}
     leads_by_department: dict[int, list[Any]] = {}
     actor = system_actor_ref("sla_escalate")
-    for stage, (due_field, pending) in SLA_STAGES.items():
+    for stage, (due_field, done_field, pending) in SLA_STAGES.items():
+        # Still pending past the deadline, or done late since the last run (a run that did not
+        # happen in time must not lose the breach).
+        missed = Q(status__in=sorted(pending), **{f"{due_field}__lt": at}) | Q(
+            **{f"{done_field}__gt": F(due_field)}
+        )
         overdue = (
-            Complaint.objects.filter(status__in=sorted(pending), **{f"{due_field}__lt": at})
+            Complaint.objects.filter(missed)
             .exclude(sla_breaches__stage=stage)
             .order_by("pk")
             .values_list("pk", "reference", "department_id", due_field)

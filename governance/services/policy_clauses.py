@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from audits.choices import EventType
 from audits.services import ledger_append
 from governance import policies
-from governance.errors import ValidationFailed
+from governance.errors import Conflict, ValidationFailed
 from governance.models import (
     PolicyClause,
 )
@@ -109,7 +109,15 @@ def policy_clause_publish(
     )
     full_clean_or_fail(clause, _("The clause was not published; correct the fields named."))
     stamp_history(clause, actor, _("Version published"))
-    clause.save()
+    try:
+        with transaction.atomic():
+            clause.save()
+    except IntegrityError as exc:
+        # A first version has no row to lock, so two publishers can race to it; one loses here.
+        raise Conflict(
+            _("Another version of %s was published at the same moment; reload and try again.")
+            % code
+        ) from exc
     ledger_append(
         event_type=EventType.POLICY_CLAUSE_PUBLISHED,
         object_ref=f"policy_clause:{clause.code}:v{clause.version}",

@@ -28,10 +28,12 @@ from privacy.pseudonyms import actor_ref
 
 
 def at_or_now(now: datetime | None) -> datetime:
+    """Return `now` when a caller (the demo, a loader, a test) fixes the time, else the clock."""
     return now or timezone.now()
 
 
 def sha256_hex(text: str) -> str:
+    """Return the SHA-256 of `text` as hex: a commitment the ledger keeps instead of prose."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -50,6 +52,7 @@ def full_clean_or_fail(obj: models.Model, message: str, **kwargs: Any) -> None:
 
 
 def require(condition: bool, message: str) -> None:
+    """Refuse with PermissionDenied(message) unless `condition` holds."""
     if not condition:
         raise PermissionDenied(message)
 
@@ -114,5 +117,6 @@ def transition(
 
 
 def save_complaint(complaint: Complaint, actor: Any, reason: str) -> None:
+    """Save the complaint with who changed it and why in its history."""
     stamp_history(complaint, actor, reason)
     complaint.save()

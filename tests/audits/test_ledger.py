@@ -361,7 +361,11 @@ def test_decision_entry_carries_the_decision():
     assert entry.object_ref == f"decision:{decision.pk}"
     assert data["complaint"] == flow.complaint.reference
     assert data["outcome"] == decision.outcome
-    assert data["reasons"] == decision.reasons
+    # free text goes in as a commitment, never as prose that might name someone
+    assert data["reasons_sha256"] == hashlib.sha256(decision.reasons.encode()).hexdigest()
+    assert data["facts_sha256"] == hashlib.sha256(decision.facts.encode()).hexdigest()
+    assert decision.reasons not in entry.body
+    assert decision.facts not in entry.body
     assert data["policy_clause"] == {
         "code": decision.policy_clause.code,
         "version": decision.policy_clause.version,

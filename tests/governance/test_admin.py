@@ -485,3 +485,55 @@ def test_groups_hold_no_delete_permission_on_records():
     )
 
     assert codenames == set()
+
+
+# --- an admin who is not a superuser -----------------------------------------------------------
+
+
+def test_an_admin_cannot_make_themselves_superuser(client):
+    # given: a user whose only power is the admin role
+    admin_user = factories.user_with_role(Role.ADMIN)
+    _login(client, admin_user)
+    me = get_user_model().objects.get(pk=admin_user.pk)
+    # when: they post the superuser flag on their own account
+    client.post(
+        reverse("admin:auth_user_change", args=[me.pk]),
+        {
+            "username": me.username,
+            "is_active": "on",
+            "is_staff": "on",
+            "is_superuser": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    # then
+    me.refresh_from_db()
+    assert not me.is_superuser
+
+
+def test_an_admin_cannot_take_over_a_staff_account(client):
+    admin_user = factories.user_with_role(Role.ADMIN)
+    officer = factories.user_with_role(Role.COMPLIANCE_OFFICER)
+    _login(client, admin_user)
+    change = client.post(
+        reverse("admin:auth_user_change", args=[officer.pk]),
+        {"username": "renamed", "is_active": "on"},
+    )
+    password = client.post(
+        reverse("admin:auth_user_password_change", args=[officer.pk]),
+        {"password1": "Takeover-pass-2026!", "password2": "Takeover-pass-2026!"},
+    )
+    assert change.status_code == 403
+    assert password.status_code == 403
+    officer.refresh_from_db()
+    assert officer.username != "renamed"
+    assert not officer.check_password("Takeover-pass-2026!")
+
+
+def test_non_admin_roles_hold_no_admin_permissions():
+    from django.contrib.auth.models import Group
+
+    for role in Role.values:
+        perms = Group.objects.get(name=role).permissions.count()
+        assert (perms > 0) == (role == Role.ADMIN), role

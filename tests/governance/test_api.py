@@ -54,6 +54,7 @@ COMPLAINT_FIELDS = {
     "content_id",
     "complainant",
     "complainant_contact",
+    "affected_subject",
     "description",
     "assignee",
     "received_at",
@@ -547,7 +548,7 @@ def test_rating_before_closure_answers_409(as_user: Callable[[Any], APIClient]) 
 
 def test_second_appeal_answers_409(as_user: Callable[[Any], APIClient]) -> None:
     f = factories.flow_at(S.APPEAL_DECIDED)
-    in_force = services.current_decision(f.complaint)
+    in_force = f.complaint.current_decision()
 
     response = as_user(f.complainant).post(
         "/api/v1/appeals/", {"decision": in_force.pk, "statement": "Once more, please."}
@@ -1292,3 +1293,75 @@ def test_policy_clause_list_queries_do_not_grow_with_rows(
     assert rows == 15
 
     assert many == few
+
+
+def test_assigning_an_unknown_or_outside_user_gives_one_answer(
+    as_user: Callable[[Any], APIClient],
+) -> None:
+    f = factories.flow_at(S.TRIAGED)
+    outsider = factories.user_with_role(Role.HANDLER, "copyright")
+    url = _complaint_url(f.complaint, "assign")
+    unknown = as_user(f.lead).post(url, {"assignee": "nobody-at-all"}, format="json")
+    outside = as_user(f.lead).post(url, {"assignee": outsider.username}, format="json")
+    assert unknown.status_code == outside.status_code == 400
+    assert unknown.json()["fields"] == outside.json()["fields"]
+
+
+def test_a_supervisor_who_is_also_a_handler_sees_names_only_in_their_department(
+    as_user: Callable[[Any], APIClient],
+) -> None:
+    own = factories.flow_at(S.DECIDED)
+    other = factories.flow_at(S.DECIDED, dept="copyright", category_code="ip_infringement")
+    both = factories.user_with_role(Role.SUPERVISOR)
+    services.role_grant(
+        actor=factories.superuser(),
+        user=both,
+        role=Role.HANDLER,
+        department=factories.department("moderation"),
+    )
+    client = as_user(type(both).objects.get(pk=both.pk))
+    mine = client.get(f"/api/v1/decisions/{own.decision.pk}/").json()
+    theirs = client.get(f"/api/v1/decisions/{other.decision.pk}/").json()
+    assert mine["decided_by"] == own.handler.username
+    assert theirs["decided_by"].startswith("u-")
+
+
+def test_linking_the_account_holder_lets_them_appeal(as_user: Callable[[Any], APIClient]) -> None:
+    # given: a decided complaint about an account whose holder later signs in
+    complainant = factories.user_with_role(Role.COMPLAINANT)
+    complaint = factories.file_complaint(complainant, affected_account_handle="@holder")
+    f = Flow(
+        complaint,
+        complainant,
+        factories.user_with_role(Role.HANDLER, "moderation"),
+        factories.user_with_role(Role.DEPARTMENT_LEAD, "moderation"),
+    )
+    f.walk(*factories.PATHS[S.DECIDED])
+    holder = factories.user_with_role(Role.COMPLAINANT, username="the-holder")
+    privacy_officer = factories.user_with_role(Role.PRIVACY_OFFICER)
+    pseudonym = complaint.affected_subject.pseudonym
+    # when: the privacy officer links them, once identity is verified
+    linked = as_user(privacy_officer).post(
+        f"/api/v1/privacy/subjects/{pseudonym}/link-account/",
+        {"username": "the-holder"},
+        format="json",
+    )
+    again = as_user(privacy_officer).post(
+        f"/api/v1/privacy/subjects/{pseudonym}/link-account/",
+        {"username": "the-holder"},
+        format="json",
+    )
+    # then: the holder sees the complaint (not who filed it) and may appeal
+    assert linked.status_code == 200
+    assert linked.json() == {"pseudonym": pseudonym, "kind": "account_holder", "linked": True}
+    assert again.status_code == 409
+    seen = as_user(holder).get(_complaint_url(complaint)).json()
+    assert seen["complainant"] is None
+    assert seen["description"] is None
+    appealed = as_user(holder).post(
+        "/api/v1/appeals/",
+        {"decision": f.decision.pk, "statement": "My post was fine."},
+        format="json",
+    )
+    assert appealed.status_code == 201
+    assert appealed.json()["appellant_role"] == "account_holder"

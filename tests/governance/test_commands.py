@@ -357,3 +357,24 @@ def test_demo_a_second_time_adds_nothing(demo):
     # then
     assert _counts() == before
     assert "already present (30 complaints); nothing added" in out.getvalue()
+
+
+def test_sla_escalate_records_a_deadline_met_late_between_runs(django_capture_on_commit_callbacks):
+    # given: received 30 hours ago, acknowledged 2 hours ago (6 hours late); no run in between
+    f = factories.flow()
+    received = timezone.now() - timedelta(hours=30)
+    f.complaint = services.complaint_file(
+        actor=f.complainant,
+        channel="web_form",
+        category=factories.category(),
+        description="Late acknowledgement",
+        now=received,
+    )
+    services.complaint_acknowledge(
+        actor=f.handler, complaint=f.complaint, now=timezone.now() - timedelta(hours=2)
+    )
+    # when
+    _escalate(django_capture_on_commit_callbacks)
+    # then: the breach is on the record although the step is now done
+    assert (f.complaint.pk, SlaStage.ACKNOWLEDGE) in _breaches()
+    assert (f.complaint.pk, SlaStage.TRIAGE) not in _breaches()

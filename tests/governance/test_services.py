@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
@@ -125,7 +125,7 @@ def test_paths_cover_every_status():
 
 def test_appeal_before_any_decision_has_nothing_to_appeal():
     f = flow_at(ComplaintStatus.INVESTIGATING)
-    assert services.current_decision(f.complaint) is None
+    assert f.complaint.current_decision() is None
 
 
 def test_decide_appeal_twice_is_refused():
@@ -399,7 +399,7 @@ def test_correction_is_a_new_decision_by_a_lead_superseding_the_one_in_force():
         **factories.decision_kwargs(outcome="partially_upheld", actions=["content_labelled"]),
     )
     assert (fix.kind, fix.supersedes) == (DecisionKind.CORRECTION, original)
-    assert services.current_decision(f.refresh()) == fix
+    assert f.refresh().current_decision() == fix
     assert f.complaint.status == ComplaintStatus.DECIDED
     original.refresh_from_db()
     assert original.outcome == DecisionOutcome.UPHELD
@@ -515,7 +515,7 @@ def test_upholding_keeps_the_outcome_and_modifying_must_change_it():
 
 def test_only_the_complainant_or_affected_holder_appeals_once_within_six_months():
     f = flow_at(ComplaintStatus.CLOSED)
-    decision = services.current_decision(f.complaint)
+    decision = f.complaint.current_decision()
     stranger = factories.user_with_role(Role.COMPLAINANT)
     with pytest.raises(PermissionDenied):
         services.appeal_file(actor=stranger, decision=decision, statement="x")
@@ -636,3 +636,129 @@ def test_reference_data_changes_need_a_reason(admin_user):
     services.reference_record_save(actor=admin_user, record=holiday, reason="Company holiday")
     assert holiday.history.get().history_change_reason == "Company holiday"
     assert LedgerEntry.objects.filter(event_type=EventType.REFERENCE_DATA_CHANGED).exists()
+
+
+# --- regressions from review -----------------------------------------------------------------
+
+
+def test_upholding_an_appeal_keeps_the_restriction_end_date():
+    f = flow_at(ComplaintStatus.INVESTIGATING)
+    end = factories.future(30)
+    f.decision = services.decision_record(
+        actor=f.handler,
+        complaint=f.complaint,
+        **factories.decision_kwargs(actions=["account_suspended"], restriction_end=end),
+    )
+    appeal = services.appeal_file(actor=f.complainant, decision=f.decision, statement="Too harsh")
+    d = services.appeal_decide(
+        actor=f.lead, appeal=appeal, outcome="upheld", facts="f", reasons="r"
+    )
+    assert d.restriction_end == end
+
+
+def test_upholding_may_keep_the_clause_version_the_original_applied():
+    # given: decided under v1; v2 takes effect five days later; the appeal is decided on day 10
+    f = flow_at(ComplaintStatus.APPEALED)
+    original_clause = f.decision.policy_clause
+    factories.policy_clause(effective_from=timezone.localdate() + timedelta(days=5), title="v2")
+    appeal = f.complaint.appeals.get()
+    later = timezone.now() + timedelta(days=10)
+    # when
+    d = services.appeal_decide(
+        actor=f.lead, appeal=appeal, outcome="upheld", facts="f", reasons="r", now=later
+    )
+    # then: upholding keeps v1; a new decision on day 10 would have to apply v2
+    assert d.policy_clause == original_clause
+    assert not original_clause.in_force_on((later + timedelta(days=1)).date())
+
+
+def test_modifying_only_the_end_date_is_a_modification():
+    f = flow_at(ComplaintStatus.INVESTIGATING)
+    f.decision = services.decision_record(
+        actor=f.handler,
+        complaint=f.complaint,
+        **factories.decision_kwargs(
+            actions=["account_suspended"], restriction_end=factories.future(60)
+        ),
+    )
+    appeal = services.appeal_file(actor=f.complainant, decision=f.decision, statement="Too long")
+    d = services.appeal_decide(
+        actor=f.lead,
+        appeal=appeal,
+        outcome="modified",
+        facts="f",
+        reasons="Shorter suspension.",
+        decision_outcome="upheld",
+        actions=["account_suspended"],
+        restriction_end=factories.future(7),
+    )
+    assert d.restriction_end == factories.future(7)
+
+
+def test_the_decider_under_appeal_cannot_correct_the_appeal_outcome():
+    # given: the lead decided, another lead reversed it on appeal
+    f = flow_at(ComplaintStatus.INVESTIGATING)
+    f.decision = services.decision_record(
+        actor=f.lead, complaint=f.complaint, **factories.decision_kwargs()
+    )
+    appeal = services.appeal_file(actor=f.complainant, decision=f.decision, statement="No")
+    other_lead = factories.user_with_role(Role.DEPARTMENT_LEAD, "moderation")
+    outcome = services.appeal_decide(
+        actor=other_lead,
+        appeal=appeal,
+        outcome="reversed",
+        facts="f",
+        reasons="r",
+        decision_outcome="rejected",
+        actions=[],
+    )
+    # when / then: the first lead may not "correct" the reversal away
+    with pytest.raises(PermissionDenied):
+        services.decision_record(
+            actor=f.lead, complaint=f.complaint, supersedes=outcome, **factories.decision_kwargs()
+        )
+    fix = services.decision_record(
+        actor=other_lead,
+        complaint=f.complaint,
+        supersedes=outcome,
+        **factories.decision_kwargs(outcome="rejected", actions=[], reasons="Typo fixed."),
+    )
+    assert fix.kind == DecisionKind.CORRECTION
+
+
+def test_a_handler_cannot_take_over_a_colleagues_complaint():
+    f = flow_at(ComplaintStatus.INVESTIGATING)
+    colleague = factories.user_with_role(Role.HANDLER, "moderation")
+    with pytest.raises(PermissionDenied):
+        services.complaint_assign(
+            actor=colleague, complaint=f.complaint, assignee=colleague, reason="Mine now"
+        )
+    assert f.refresh().assignee == f.handler
+
+
+def test_the_complainants_withdrawal_reason_is_kept_as_personal_data():
+    f = flow()
+    services.complaint_withdraw(
+        actor=f.complainant, complaint=f.complaint, reason="My neighbour Li Lei sorted it out"
+    )
+    transition = ComplaintTransition.objects.get(complaint=f.complaint, to_status="withdrawn")
+    assert "Li Lei" not in transition.reason
+    assert PersonalNote.objects.filter(kind="withdrawal_reason", text__contains="Li Lei").exists()
+
+
+def test_clause_in_force_and_reference_year_follow_the_business_calendar(settings):
+    # given: 20:00 UTC on 31 December is already 1 January in Shanghai
+    settings.OMBUD_BUSINESS_TIME_ZONE = "Asia/Shanghai"
+    late = datetime(2026, 12, 31, 20, 0, tzinfo=UTC)
+    c = factories.file_complaint(now=late)
+    assert c.reference.startswith("CMP-2027-")
+    # and a clause that takes effect on the business day, not the UTC day, applies then
+    clause = factories.policy_clause("TOS-NY", effective_from=late.date() + timedelta(days=1))
+    f = flow_at(ComplaintStatus.INVESTIGATING)
+    d = services.decision_record(
+        actor=f.handler,
+        complaint=f.complaint,
+        now=late,
+        **factories.decision_kwargs(policy_clause=clause),
+    )
+    assert d.policy_clause == clause
