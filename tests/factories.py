@@ -201,6 +201,24 @@ def flow(dept: str = "moderation", category_code: str = "harassment") -> Flow:
     return Flow(complaint, complainant, handler, lead)
 
 
+def holder_flow(handle: str = "@reported") -> tuple[Flow, Any]:
+    """A complaint about a person's account, and that person signed in and linked to it."""
+    from privacy.models import DataSubject
+
+    complainant = user_with_role(Role.COMPLAINANT)
+    complaint = file_complaint(complainant, affected_account_handle=handle)
+    f = Flow(
+        complaint,
+        complainant,
+        user_with_role(Role.HANDLER, "moderation"),
+        user_with_role(Role.DEPARTMENT_LEAD, "moderation"),
+    )
+    holder = user_with_role(Role.COMPLAINANT)
+    # Test set-up: the linking service is tested on its own (test_api: link_account).
+    DataSubject.objects.filter(pk=complaint.affected_subject_id).update(user=holder)
+    return f, holder
+
+
 def flow_at(status: str, **kwargs: Any) -> Flow:
     """Return a complaint brought to `status` through the services."""
     return flow(**kwargs).walk(*PATHS[status])

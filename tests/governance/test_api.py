@@ -355,20 +355,13 @@ def test_complainant_sees_the_assignee_as_a_pseudonym(
 
 
 def test_account_holder_never_sees_the_complainants_appeal_statement(
-    as_user: Callable[[Any], APIClient], complainant: Any
+    as_user: Callable[[Any], APIClient],
 ) -> None:
     # given: a decided complaint about a signed-in account holder, appealed by the complainant
-    complaint = factories.file_complaint(complainant, affected_account_handle="@loud_commenter")
-    holder = factories.user_with_role(Role.COMPLAINANT)
-    DataSubject.objects.filter(pk=complaint.affected_subject_id).update(user=holder)
-    f = Flow(
-        complaint,
-        complainant,
-        factories.user_with_role(Role.HANDLER, "moderation"),
-        factories.user_with_role(Role.DEPARTMENT_LEAD, "moderation"),
-    )
+    f, holder = factories.holder_flow("@loud_commenter")
+    complainant = f.complainant
     f.walk(*factories.PATHS[S.APPEALED])
-    appeal = Appeal.objects.get(complaint=complaint)
+    appeal = Appeal.objects.get(complaint=f.complaint)
 
     # when
     as_holder = as_user(holder).get(f"/api/v1/appeals/{appeal.pk}/")
@@ -382,21 +375,14 @@ def test_account_holder_never_sees_the_complainants_appeal_statement(
 
 
 def test_complainant_never_sees_the_account_holders_appeal_statement(
-    as_user: Callable[[Any], APIClient], complainant: Any
+    as_user: Callable[[Any], APIClient],
 ) -> None:
     # given: a decided complaint appealed by the affected account holder
-    complaint = factories.file_complaint(complainant, affected_account_handle="@loud_commenter")
-    holder = factories.user_with_role(Role.COMPLAINANT)
-    DataSubject.objects.filter(pk=complaint.affected_subject_id).update(user=holder)
-    f = Flow(
-        complaint,
-        complainant,
-        factories.user_with_role(Role.HANDLER, "moderation"),
-        factories.user_with_role(Role.DEPARTMENT_LEAD, "moderation"),
-    )
+    f, holder = factories.holder_flow("@loud_commenter")
+    complainant = f.complainant
     f.walk(*factories.PATHS[S.DECIDED])
     f.step(S.APPEALED, actor=holder)
-    appeal = Appeal.objects.get(complaint=complaint)
+    appeal = Appeal.objects.get(complaint=f.complaint)
 
     # when
     as_complainant = as_user(complainant).get(f"/api/v1/appeals/{appeal.pk}/")
