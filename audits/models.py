@@ -90,3 +90,44 @@ class LedgerEntry(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.event_type} {self.object_ref}"
+
+
+class Checkpoint(AppendOnlyModel):
+    """One signed statement of the ledger's size and root hash at a moment."""
+
+    tree_size = models.BigIntegerField(unique=True)
+    root_hash = models.CharField(max_length=64, help_text=_("MTH of the first tree_size leaves."))
+    origin = models.CharField(max_length=200)
+    signed_at = models.DateTimeField()
+    key_id = models.CharField(max_length=8, help_text=_("Hex id of the signing key."))
+    note = models.TextField(help_text=_("The signed note, exactly as signed."))
+
+    class Meta:
+        ordering = ["-tree_size"]
+        verbose_name = _("checkpoint")
+        verbose_name_plural = _("checkpoints")
+
+    def __str__(self) -> str:
+        return f"{self.origin} @ {self.tree_size}"
+
+
+class MerkleTile(AppendOnlyModel):
+    """The hash of one complete, aligned block of leaves, cached so proofs need not read them all.
+
+    Level 1 covers 256 leaves, level 2 covers 65,536 (256 level-1 tiles); a tile is written once
+    its block is full and never changes, since the leaves under it never change.
+    """
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("Merkle tile")
+        verbose_name_plural = _("Merkle tiles")
+        constraints = [
+            models.UniqueConstraint(fields=["level", "index"], name="merkle_tile_level_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"tile {self.level}/{self.index}"

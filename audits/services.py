@@ -7,12 +7,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from . import merkle, notes
 from .choices import EventType
-from .models import LedgerEntry
+from .models import Checkpoint, LedgerEntry
 
 # A fixed 64-bit key for pg_advisory_xact_lock; any constant works as long as only the ledger
 # uses it. These are the ASCII bytes of "ombudled".
@@ -84,3 +85,76 @@ def system_actor_ref(name: str) -> str:
 
 
 __all__ = ["canonical_json", "leaf_hash", "ledger_append", "system_actor_ref"]
+
+
+def _write_tiles(size: int) -> None:
+    """Cache the hash of every block of leaves that has filled up since the last seal."""
+    from .models import MerkleTile
+    from .tree import TILE_WIDTH, StoredTree
+
+    tree = StoredTree()
+    for level in (1, 2):
+        width = TILE_WIDTH**level
+        have = MerkleTile.objects.filter(level=level).aggregate(n=Max("index"))["n"]
+        start = 0 if have is None else have + 1
+        full = size // width
+        step = max(1, 4096 // (TILE_WIDTH ** (level - 1)))  # read about 1M hashes at a time
+        for first in range(start, full, step):
+            last = min(full, first + step)
+            if level == 1:
+                below = tree.leaf_hashes(first * width, last * width)
+            else:
+                rows = (
+                    MerkleTile.objects.filter(
+                        level=1, index__gte=first * TILE_WIDTH, index__lt=last * TILE_WIDTH
+                    )
+                    .order_by("index")
+                    .values_list("hash", flat=True)
+                )
+                below = [bytes.fromhex(h) for h in rows]
+            MerkleTile.objects.bulk_create(
+                [
+                    MerkleTile(
+                        level=level,
+                        index=i,
+                        hash=merkle.LeafList(below)
+                        .subtree((i - first) * TILE_WIDTH, (i - first + 1) * TILE_WIDTH)
+                        .hex(),
+                    )
+                    for i in range(first, last)
+                ]
+            )
+
+
+def ledger_seal(*, now: datetime | None = None) -> tuple[Checkpoint, bool]:
+    """Sign a checkpoint over the whole ledger; return it and whether it is new.
+
+    Idempotent: when nothing was appended since the last checkpoint, that one is returned.
+    Two sealers at once serialise on the ledger lock, so each size is signed once.
+    """
+    from . import signing
+    from .tree import StoredTree
+
+    with transaction.atomic():
+        _lock_ledger()
+        last = LedgerEntry.objects.aggregate(last=Max("seq"))["last"]
+        size = 0 if last is None else last + 1
+        latest = Checkpoint.objects.order_by("-tree_size").first()
+        if latest is not None and latest.tree_size == size:
+            return latest, False
+        _write_tiles(size)
+        root = StoredTree().subtree(0, size) if size else merkle.EMPTY_ROOT
+        signed_at = (now or timezone.now()).replace(microsecond=0)
+        statement = notes.Checkpoint(signing.key_name(), size, root, signed_at)
+        key = signing.signing_key()
+        note = notes.sign_checkpoint(statement, signing.key_name(), key)
+        checkpoint = Checkpoint(
+            tree_size=size,
+            root_hash=root.hex(),
+            origin=signing.key_name(),
+            signed_at=signed_at,
+            key_id=signing.current_verifier_key().id.hex(),
+            note=note,
+        )
+        checkpoint.save()
+        return checkpoint, True

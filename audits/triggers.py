@@ -11,6 +11,8 @@ tests/test_tamper.py fails if any append-only table lacks them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import migrations
@@ -101,3 +103,63 @@ class AppendOnlyTriggers(migrations.RunPython):
         for table in self._tables(apps):
             for statement in _drop_sql(vendor, table):
                 schema_editor.execute(statement)
+
+
+def protected_tables(connection: Any) -> list[str]:
+    """Return, from the database catalogue, every table an append-only trigger guards."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE t.tgname LIKE %s",
+                ["%\\_append\\_only"],
+            )
+        else:
+            cursor.execute(
+                "SELECT DISTINCT tbl_name FROM sqlite_master WHERE type = 'trigger' "
+                "AND name LIKE %s ESCAPE '\\'",
+                ["%\\_no\\_update"],
+            )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+@contextmanager
+def triggers_lifted(connection: Any, tables: list[str]) -> Iterator[None]:
+    """Lift the append-only triggers of `tables` for the block, then put them back exactly.
+
+    For the suite's flush and for tamper tests that play a database superuser; the application
+    never calls it.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for table in tables:
+                for name in sorted(trigger_names("postgresql", table)):
+                    cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER "{name}"')
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                for table in tables:
+                    for name in sorted(trigger_names("postgresql", table)):
+                        cursor.execute(f'ALTER TABLE "{table}" ENABLE ALWAYS TRIGGER "{name}"')
+        return
+    with connection.cursor() as cursor:
+        placeholders = ", ".join(["%s"] * len(tables)) or "NULL"
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "  # noqa: S608
+            f"AND tbl_name IN ({placeholders})",
+            tables,
+        )
+        saved = [
+            (name, sql)
+            for name, sql in cursor.fetchall()
+            if name.endswith(("_no_update", "_no_delete"))
+        ]
+        for name, _sql in saved:
+            cursor.execute(f'DROP TRIGGER "{name}"')
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for _name, sql in saved:
+                cursor.execute(sql)

@@ -187,6 +187,21 @@ OMBUD_ORIGIN = os.environ.get("OMBUD_ORIGIN", "ombud.local")
 # Working days (for "15 working days") are counted in this time zone.
 OMBUD_BUSINESS_TIME_ZONE = os.environ.get("OMBUD_BUSINESS_TIME_ZONE", "Asia/Shanghai")
 
+# The ledger's Ed25519 signing key: a base64 32-byte seed in OMBUD_LEDGER_SIGNING_KEY, or a file
+# holding one named by OMBUD_LEDGER_SIGNING_KEY_FILE. With DEBUG on and neither set, a key is
+# made once in var/ledger-signing.key (never do that in production: the key must be kept safe
+# and backed up apart from the database). Retired keys' verifier keys stay listed in
+# OMBUD_LEDGER_PUBLIC_KEYS (comma-separated) so old checkpoints still verify.
+OMBUD_LEDGER_SIGNING_KEY = os.environ.get("OMBUD_LEDGER_SIGNING_KEY", "")
+OMBUD_LEDGER_SIGNING_KEY_FILE = os.environ.get(
+    "OMBUD_LEDGER_SIGNING_KEY_FILE", str(BASE_DIR / "var" / "ledger-signing.key") if DEBUG else ""
+)
+OMBUD_LEDGER_PUBLIC_KEYS = _env_list("OMBUD_LEDGER_PUBLIC_KEYS")
+
+# `manage.py flush` empties append-only tables only where this is on (the test suite's own
+# databases); anywhere else Ombud refuses it, as the record must not be wiped.
+OMBUD_ALLOW_FLUSH = _env_bool("OMBUD_ALLOW_FLUSH", False)
+
 # The key behind actor pseudonyms in the ledger and for supervisors. Keep it stable: a new
 # key gives every actor a new pseudonym. Defaults to a value derived from SECRET_KEY.
 OMBUD_PSEUDONYM_KEY = os.environ.get("OMBUD_PSEUDONYM_KEY", "")

@@ -38,6 +38,8 @@ from tests import factories
 
 APPEND_ONLY_LABELS = {
     "audits.LedgerEntry",
+    "audits.Checkpoint",
+    "audits.MerkleTile",
     "governance.PolicyClause",
     "governance.ComplaintTransition",
     "governance.Decision",
@@ -463,3 +465,41 @@ def test_breach_escalation_list_cannot_be_rewritten(rows):
     with pytest.raises(DatabaseError):
         _execute(f"DELETE FROM {_q(through._meta.db_table)}")  # noqa: S608
     assert list(SlaBreach.objects.get(pk=breach.pk).escalated_to.all()) == escalated
+
+
+# --- history tables ------------------------------------------------------------------------------
+
+
+def _history_models() -> list[type[models.Model]]:
+    return [
+        m
+        for m in apps.get_models()
+        if m.__name__.startswith("Historical") and hasattr(m, "history_id")
+    ]
+
+
+def test_every_history_table_is_append_only_in_the_catalogue():
+    histories = _history_models()
+    assert {m._meta.label for m in histories} >= {
+        "governance.HistoricalComplaint",
+        "governance.HistoricalRoleMembership",
+        "privacy.HistoricalDataSubject",
+    }
+    missing = {
+        m._meta.label: sorted(
+            trigger_names(connection.vendor, _table(m)) - set(_catalogue_triggers(_table(m)))
+        )
+        for m in histories
+    }
+    assert {label: names for label, names in missing.items() if names} == {}
+
+
+def test_raw_sql_cannot_rewrite_a_complaints_history():
+    f = factories.flow_at(ComplaintStatus.ACKNOWLEDGED)
+    table = _table(f.complaint.history.model)
+    before = list(f.complaint.history.values_list("history_id", "status"))
+    with pytest.raises(DatabaseError):
+        _execute(f"UPDATE {_q(table)} SET status = 'closed'")  # noqa: S608
+    with pytest.raises(DatabaseError):
+        _execute(f"DELETE FROM {_q(table)}")  # noqa: S608
+    assert list(f.complaint.history.values_list("history_id", "status")) == before

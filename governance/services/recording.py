@@ -110,10 +110,20 @@ def transition(
         event_type=EventType.COMPLAINT_TRANSITIONED,
         object_ref=f"complaint:{complaint.reference}",
         actor_ref=transition.actor_ref,
-        data={"from": from_status, "to": to_status, "reason_sha256": sha256_hex(reason)},
+        data=transition_ledger_data(transition),
         at=at,
     )
     return transition
+
+
+def transition_ledger_data(transition: ComplaintTransition) -> dict[str, Any]:
+    """Return what the ledger records of a status change (the reason as a commitment)."""
+    return {
+        "transition": transition.pk,
+        "from": transition.from_status,
+        "to": transition.to_status,
+        "reason_sha256": sha256_hex(transition.reason),
+    }
 
 
 def save_complaint(complaint: Complaint, actor: Any, reason: str) -> None:

@@ -1,0 +1,223 @@
+"""Verify the whole ledger against itself, its signed checkpoints and the rows it describes.
+
+`verify_ledger` streams the entries in sequence order in constant memory. For each entry it
+recomputes the leaf hash from the body and checks the body against the entry's columns; it
+grows the Merkle root as it goes and compares it with every checkpoint, whose signatures it
+checks first. Apps register `RowCheck`s (in their AppConfig.ready) so that the rows the ledger
+describes (decisions, transitions, ...) are compared with what it recorded of them, both ways:
+every such entry has its row, and every row has its entry.
+
+The first divergence is raised as `Divergence`, naming the sequence number, the table and what
+differs. A database superuser who rewrites, deletes, inserts or reorders anything is caught:
+either a hash or a body stops matching, or the root stops matching a signed checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Model, QuerySet
+
+from . import merkle, notes, signing
+from .models import Checkpoint, LedgerEntry
+from .services import canonical_json
+
+
+class Divergence(Exception):
+    """The first place where the stored record and the ledger disagree."""
+
+    def __init__(self, seq: int | None, table: str, what: str) -> None:
+        self.seq, self.table, self.what = seq, table, what
+        where = f"seq {seq}" if seq is not None else "after the last entry"
+        super().__init__(f"{where}, {table}: {what}")
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """How to compare one kind of row with the ledger entries that record it."""
+
+    table: str
+    event_types: frozenset[str]
+    row_id: Callable[[dict[str, Any]], int]  # the row's pk, read from an entry's document
+    queryset: Callable[[], QuerySet[Any]]
+    expected: Callable[[Any], dict[str, Any]]  # the document's fields this row determines
+
+
+_ROW_CHECKS: list[RowCheck] = []
+
+
+def register_row_check(check: RowCheck) -> None:
+    """Have verification compare these rows with their ledger entries (call from ready())."""
+    if all(existing.table != check.table for existing in _ROW_CHECKS):
+        _ROW_CHECKS.append(check)
+
+
+@dataclass
+class Report:
+    """What a verification run covered."""
+
+    entries: int = 0
+    checkpoints: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def _stream(chunk_size: int) -> Iterator[tuple[Any, ...]]:
+    yield from (
+        LedgerEntry.objects.order_by("seq")
+        .values_list(
+            "seq", "recorded_at", "event_type", "object_ref", "actor_ref", "body", "leaf_hash"
+        )
+        .iterator(chunk_size=chunk_size)
+    )
+
+
+def _check_checkpoints(keys: list[notes.VerifierKey]) -> list[tuple[int, bytes]]:
+    heads = []
+    for size, root_hex, note, origin in Checkpoint.objects.order_by("tree_size").values_list(
+        "tree_size", "root_hash", "note", "origin"
+    ):
+        where = f"checkpoint {size}"
+        try:
+            statement, _key = notes.verify_checkpoint(note, keys)
+        except notes.NoteError as exc:
+            raise Divergence(None, "audits_checkpoint", f"{where}: {exc}") from exc
+        if (statement.tree_size, statement.root_hash.hex(), statement.origin) != (
+            size,
+            root_hex,
+            origin,
+        ):
+            raise Divergence(
+                None, "audits_checkpoint", f"{where}: its columns differ from its note"
+            )
+        heads.append((size, statement.root_hash))
+    return heads
+
+
+class _RowMatcher:
+    """Compares, one chunk of entries at a time, the registered rows with their entries."""
+
+    def __init__(self, checks: list[RowCheck]) -> None:
+        self.by_type = {t: c for c in checks for t in c.event_types}
+        self.pending: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
+        self.seen: dict[str, int] = {c.table: 0 for c in checks}
+        self.checks = checks
+
+    def note(self, seq: int, event_type: str, doc: dict[str, Any]) -> None:
+        check = self.by_type.get(event_type)
+        if check is not None:
+            self.pending.setdefault(check.table, []).append((seq, check.row_id(doc), doc))
+
+    def flush(self) -> None:
+        for check in self.checks:
+            items = self.pending.pop(check.table, [])
+            if not items:
+                continue
+            rows = check.queryset().in_bulk([row_id for _seq, row_id, _doc in items])
+            for seq, row_id, doc in items:
+                row = rows.get(row_id)
+                if row is None:
+                    raise Divergence(seq, check.table, f"row {row_id} recorded here is missing")
+                for key, value in check.expected(row).items():
+                    recorded = doc.get(key)
+                    if recorded != value:
+                        field_name = key
+                        if isinstance(value, dict) and isinstance(recorded, dict):
+                            field_name += "." + next(
+                                k
+                                for k in sorted({*value, *recorded})
+                                if value.get(k) != recorded.get(k)
+                            )
+                        raise Divergence(
+                            seq, check.table, f"row {row_id}: {field_name} differs from the ledger"
+                        )
+            self.seen[check.table] += len(items)
+
+    def finish(self) -> None:
+        self.flush()
+        for check in self.checks:
+            total = check.queryset().count()
+            if total != self.seen[check.table]:
+                raise Divergence(
+                    None,
+                    check.table,
+                    f"{total} rows but {self.seen[check.table]} ledger entries record them: "
+                    "a row was added or changed outside the services",
+                )
+
+
+def verify_ledger(
+    *, chunk_size: int = 10_000, progress: Callable[[int], None] | None = None
+) -> Report:
+    """Verify everything; return what was covered, or raise the first Divergence."""
+    keys = signing.verifier_keys()
+    heads = _check_checkpoints(keys)
+    report = Report(checkpoints=len(heads))
+    matcher = _RowMatcher(list(_ROW_CHECKS))
+    accumulator = merkle.RootAccumulator()
+    head = 0
+    while head < len(heads) and heads[head][0] == 0:
+        if heads[head][1] != merkle.EMPTY_ROOT:
+            raise Divergence(None, "audits_checkpoint", "checkpoint 0 does not sign the empty root")
+        head += 1
+    expected = 0
+    sha256 = hashlib.sha256
+    for seq, recorded_at, event_type, object_ref, actor_ref, body, leaf_hash in _stream(chunk_size):
+        if seq != expected:
+            raise Divergence(
+                expected, "audits_ledgerentry", f"entry {expected} is missing (next is {seq})"
+            )
+        raw = body.encode("utf-8")
+        leaf = sha256(b"\x00" + raw).digest()
+        if leaf.hex() != leaf_hash:
+            raise Divergence(seq, "audits_ledgerentry", "leaf_hash does not match the body")
+        try:
+            doc = json.loads(raw)
+        except ValueError as exc:
+            raise Divergence(seq, "audits_ledgerentry", "the body is not JSON") from exc
+        if canonical_json(doc) != raw:
+            raise Divergence(seq, "audits_ledgerentry", "the body is not canonical JSON")
+        columns = {
+            "seq": seq,
+            "at": recorded_at.isoformat(),
+            "type": event_type,
+            "ref": object_ref,
+            "actor": actor_ref,
+        }
+        for key, value in columns.items():
+            if doc.get(key) != value:
+                raise Divergence(seq, "audits_ledgerentry", f"column {key} differs from the body")
+        accumulator.add(leaf)
+        matcher.note(seq, event_type, doc)
+        expected += 1
+        while head < len(heads) and heads[head][0] == expected:
+            if accumulator.root() != heads[head][1]:
+                raise Divergence(
+                    seq,
+                    "audits_ledgerentry",
+                    f"the first {expected} entries do not hash to signed checkpoint {expected}",
+                )
+            head += 1
+        if expected % chunk_size == 0:
+            matcher.flush()
+            if progress is not None:
+                progress(expected)
+    if head < len(heads):
+        raise Divergence(
+            None,
+            "audits_ledgerentry",
+            f"the ledger holds {expected} entries but checkpoint {heads[head][0]} was signed over "
+            "more: entries were removed",
+        )
+    matcher.finish()
+    report.entries = expected
+    report.rows = dict(matcher.seen)
+    return report
+
+
+def model_table(model: type[Model]) -> str:
+    """Return the table name verification reports for `model`."""
+    return str(model._meta.db_table)
