@@ -163,6 +163,14 @@ def can_read_reference_data(user: Any) -> bool:
     return bool(roles_of(user).roles)
 
 
+def can_read_ledger(user: Any) -> bool:
+    """Allow compliance officers and supervisors to read the ledger, its proofs and evidence.
+
+    The ledger holds pseudonyms, references and hashes only, so supervisors may read it whole.
+    """
+    return roles_of(user).has(Role.COMPLIANCE_OFFICER, Role.SUPERVISOR)
+
+
 def can_link_subject_accounts(user: Any) -> bool:
     """Allow privacy officers, who verify identities, to link a data subject to an account."""
     return roles_of(user).has(Role.PRIVACY_OFFICER)

@@ -236,3 +236,35 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+def complaint_ledger_refs(*, reference: str) -> list[str]:
+    """Return the ledger references of a complaint and of its decisions and appeals."""
+    complaint = Complaint.objects.filter(reference=reference).first()
+    if complaint is None:
+        raise NotFound(_("No complaint %s exists; check the reference.") % reference)
+    return [
+        f"complaint:{complaint.reference}",
+        *(f"decision:{pk}" for pk in complaint.decisions.values_list("pk", flat=True)),
+        *(f"appeal:{pk}" for pk in complaint.appeals.values_list("pk", flat=True)),
+    ]
+
+
+def complaint_evidence(
+    *, user: Any, reference: str, consistency_from: list[int] | None = None
+) -> dict[str, Any]:
+    """Return the evidence bundle of one complaint for compliance officers and supervisors.
+
+    Not through visible_to: supervisors may not read complaints, yet may verify the ledger's
+    record of one; the bundle holds references, pseudonyms and hashes, no personal data.
+    """
+    from audits.selectors import evidence_bundle
+
+    if not policies.can_read_ledger(user):
+        raise PermissionDenied(_("Your role does not include the ledger."))
+    return evidence_bundle(
+        user=user,
+        title=reference,
+        object_refs=complaint_ledger_refs(reference=reference),
+        consistency_from=consistency_from or (),
+    )

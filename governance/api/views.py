@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -42,6 +43,7 @@ class ComplaintViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyV
         "withdraw": policies.can_withdraw_complaints,
         "rate": policies.can_rate_complaints,
         "timeline": policies.can_view_timelines,
+        "evidence": policies.can_read_ledger,
     }
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -126,6 +128,25 @@ class ComplaintViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyV
     def timeline(self, request: Request, reference: str) -> Response:
         entries = selectors.complaint_timeline(user=request.user, reference=reference)
         return Response(s.TimelineEntryOut(entries, many=True).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "consistency_from",
+                OpenApiTypes.INT,
+                many=True,
+                description="Earlier checkpoint sizes the verifier holds.",
+            )
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    @action(detail=True, methods=["get"])
+    def evidence(self, request: Request, reference: str) -> Response:
+        sizes = [int(v) for v in request.query_params.getlist("consistency_from") if v.isdigit()]
+        bundle = selectors.complaint_evidence(
+            user=request.user, reference=reference, consistency_from=sizes
+        )
+        return Response(bundle)
 
 
 class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet):

@@ -1,0 +1,172 @@
+"""Policy-bound reads of the ledger: checkpoints, entries, proofs, keys and evidence bundles."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from governance import policies
+from governance.errors import NotFound, PermissionDenied, ValidationFailed
+
+from . import merkle, signing
+from .models import Checkpoint, LedgerEntry
+from .tree import StoredTree
+
+BUNDLE_FORMAT = "ombud-evidence/1"
+
+
+def _require_ledger_reader(user: Any) -> None:
+    if not policies.can_read_ledger(user):
+        raise PermissionDenied(_("Your role does not include the ledger."))
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+def checkpoint_list(*, user: Any) -> QuerySet[Checkpoint]:
+    """List the signed checkpoints, newest first."""
+    _require_ledger_reader(user)
+    return Checkpoint.objects.order_by("-tree_size")
+
+
+def checkpoint_get(*, user: Any, tree_size: int | None = None) -> Checkpoint:
+    """Return the checkpoint of `tree_size`, or the latest; NotFound if there is none."""
+    checkpoints = checkpoint_list(user=user)
+    checkpoint = (
+        checkpoints.first()
+        if tree_size is None
+        else checkpoints.filter(tree_size=tree_size).first()
+    )
+    if checkpoint is None:
+        raise NotFound(
+            _("No checkpoint of that size is signed; run seal_ledger or ask for the latest.")
+        )
+    return checkpoint
+
+
+def entry_get(*, user: Any, seq: int) -> LedgerEntry:
+    """Return one ledger entry (bodies hold no personal data, only references and hashes)."""
+    _require_ledger_reader(user)
+    entry = LedgerEntry.objects.filter(seq=seq).first()
+    if entry is None:
+        raise NotFound(_("The ledger has no entry %s yet.") % seq)
+    return entry
+
+
+def inclusion_proof(*, user: Any, seq: int, tree_size: int | None = None) -> dict[str, Any]:
+    """Return the audit path of entry `seq` against a signed checkpoint (the latest by default)."""
+    entry = entry_get(user=user, seq=seq)
+    checkpoint = checkpoint_get(user=user, tree_size=tree_size)
+    if seq >= checkpoint.tree_size:
+        raise ValidationFailed(
+            _("Entry %(seq)s is newer than checkpoint %(size)s; wait for the next seal.")
+            % {"seq": seq, "size": checkpoint.tree_size},
+            fields={"tree_size": [_("Choose a checkpoint that covers this entry.")]},
+        )
+    proof = merkle.inclusion_proof(StoredTree(), seq, checkpoint.tree_size)
+    return {
+        "seq": seq,
+        "leaf_hash": entry.leaf_hash,
+        "tree_size": checkpoint.tree_size,
+        "root_hash": checkpoint.root_hash,
+        "proof": [_b64(p) for p in proof],
+        "checkpoint": checkpoint.note,
+    }
+
+
+def consistency_proof(*, user: Any, first: int, second: int) -> dict[str, Any]:
+    """Return the proof that checkpoint `first` is a prefix of checkpoint `second`."""
+    old = checkpoint_get(user=user, tree_size=first)
+    new = checkpoint_get(user=user, tree_size=second)
+    if not 0 < old.tree_size <= new.tree_size:
+        raise ValidationFailed(
+            _("No consistency proof from %(a)s to %(b)s.") % {"a": first, "b": second},
+            fields={"first": [_("Choose a non-empty checkpoint no larger than the second.")]},
+        )
+    proof = merkle.consistency_proof(StoredTree(), old.tree_size, new.tree_size)
+    return {
+        "first": old.tree_size,
+        "second": new.tree_size,
+        "first_root": old.root_hash,
+        "second_root": new.root_hash,
+        "proof": [_b64(p) for p in proof],
+    }
+
+
+def public_keys(*, user: Any) -> list[dict[str, str]]:
+    """Return the verifier keys of every signing key, current first."""
+    _require_ledger_reader(user)
+    return [
+        {"name": key.name, "key_id": key.id.hex(), "verifier_key": key.encode()}
+        for key in signing.verifier_keys()
+    ]
+
+
+def evidence_bundle(
+    *, user: Any, title: str, object_refs: Iterable[str], consistency_from: Iterable[int] = ()
+) -> dict[str, Any]:
+    """Return the evidence bundle about `object_refs` for a ledger reader."""
+    _require_ledger_reader(user)
+    return build_evidence_bundle(
+        title=title, object_refs=object_refs, consistency_from=consistency_from
+    )
+
+
+def build_evidence_bundle(
+    *, title: str, object_refs: Iterable[str], consistency_from: Iterable[int] = ()
+) -> dict[str, Any]:
+    """Build a self-contained bundle: the entries about `object_refs`, their inclusion proofs
+    against the latest checkpoint, that checkpoint, the public keys and, for each earlier
+    checkpoint size asked for (default: the 256 latest earlier ones), a consistency proof.
+
+    No policy check: for `evidence_bundle` and the operator's export_evidence command.
+    """
+    object_refs = list(object_refs)
+    checkpoint = Checkpoint.objects.order_by("-tree_size").first()
+    if checkpoint is None:
+        raise NotFound(_("No checkpoint is signed yet; run seal_ledger first."))
+    tree = StoredTree()
+    entries = LedgerEntry.objects.filter(
+        object_ref__in=object_refs, seq__lt=checkpoint.tree_size
+    ).order_by("seq")
+    pending = LedgerEntry.objects.filter(
+        object_ref__in=object_refs, seq__gte=checkpoint.tree_size
+    ).count()
+    sizes = list(consistency_from) or list(
+        Checkpoint.objects.filter(tree_size__gt=0, tree_size__lt=checkpoint.tree_size)
+        .order_by("-tree_size")
+        .values_list("tree_size", flat=True)[:256]
+    )
+    return {
+        "format": BUNDLE_FORMAT,
+        "title": title,
+        "checkpoint": checkpoint.note,
+        "keys": [key.encode() for key in signing.verifier_keys()],
+        "entries": [
+            {
+                "seq": e.seq,
+                "body": e.body,
+                "proof": [
+                    _b64(p) for p in merkle.inclusion_proof(tree, e.seq, checkpoint.tree_size)
+                ],
+            }
+            for e in entries
+        ],
+        "consistency": [
+            {
+                "from_size": size,
+                "from_root": Checkpoint.objects.get(tree_size=size).root_hash,
+                "proof": [
+                    _b64(p) for p in merkle.consistency_proof(tree, size, checkpoint.tree_size)
+                ],
+            }
+            for size in sizes
+            if 0 < size <= checkpoint.tree_size
+        ],
+        "entries_not_yet_sealed": pending,
+    }

@@ -1,0 +1,178 @@
+"""Check an Ombud evidence bundle offline: no Django, no database, no network.
+
+    python -m audits.verify_bundle bundle.json [--key VERIFIER_KEY] [--trusted-checkpoint old.txt]
+
+It checks that the bundle's checkpoint is signed by a known key, that every entry in it is
+included in the tree that checkpoint signs, and, given a checkpoint you kept from earlier, that
+the log grew from that one without anything before it changing. It prints what it verified and
+exits 0, or prints the first failure and exits 1.
+
+Pin the deployment's key with --key (its verifier key, as published by the platform); without
+it the bundle's own keys are used, which shows the bundle is internally consistent but not who
+signed it. Needs only Python's standard library and the `cryptography` package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audits import merkle, notes
+
+BUNDLE_FORMAT = "ombud-evidence/1"
+
+
+class BundleError(Exception):
+    """The bundle does not verify; the message says where."""
+
+
+@dataclass
+class Result:
+    """What a successful verification established."""
+
+    origin: str
+    tree_size: int
+    root_hex: str
+    key: str
+    entries: int
+    event_types: dict[str, int] = field(default_factory=dict)
+    consistent_with: int | None = None
+    pinned: bool = False
+
+
+def _hashes(values: Any, where: str) -> list[bytes]:
+    if not isinstance(values, list):
+        raise BundleError(f"{where}: the proof is not a list")
+    out = []
+    for value in values:
+        try:
+            digest = base64.b64decode(value, validate=True)
+        except (ValueError, TypeError) as exc:
+            raise BundleError(f"{where}: a proof hash is not base64") from exc
+        if len(digest) != 32:
+            raise BundleError(f"{where}: a proof hash is not 32 bytes")
+        out.append(digest)
+    return out
+
+
+def _canonical(doc: Any) -> bytes:
+    return json.dumps(
+        doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def verify_bundle(
+    bundle: dict[str, Any],
+    *,
+    pinned_keys: list[str] | None = None,
+    trusted_checkpoint: str | None = None,
+) -> Result:
+    """Verify `bundle`; return what was established or raise BundleError."""
+    if bundle.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"not an {BUNDLE_FORMAT} bundle")
+    try:
+        keys = [notes.VerifierKey.decode(k) for k in (pinned_keys or bundle["keys"])]
+        checkpoint, key = notes.verify_checkpoint(bundle["checkpoint"], keys)
+    except (notes.NoteError, KeyError, TypeError) as exc:
+        raise BundleError(f"checkpoint: {exc}") from exc
+    size, root = checkpoint.tree_size, checkpoint.root_hash
+    result = Result(checkpoint.origin, size, root.hex(), key.encode(), 0, pinned=bool(pinned_keys))
+    seen: set[int] = set()
+    for position, entry in enumerate(bundle.get("entries", [])):
+        where = f"entry {position}"
+        try:
+            seq, body = int(entry["seq"]), str(entry["body"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BundleError(f"{where}: malformed") from exc
+        where = f"entry seq {seq}"
+        raw = body.encode("utf-8")
+        try:
+            doc = json.loads(raw)
+        except ValueError as exc:
+            raise BundleError(f"{where}: the body is not JSON") from exc
+        if _canonical(doc) != raw or doc.get("seq") != seq or seq in seen:
+            raise BundleError(f"{where}: the body is not the canonical entry for this seq")
+        proof = _hashes(entry.get("proof"), where)
+        if not merkle.verify_inclusion(merkle.hash_leaf(raw), seq, size, proof, root):
+            raise BundleError(f"{where}: not included in checkpoint {size}")
+        seen.add(seq)
+        kind = str(doc.get("type"))
+        result.event_types[kind] = result.event_types.get(kind, 0) + 1
+    result.entries = len(seen)
+    if trusted_checkpoint is not None:
+        try:
+            old, _old_key = notes.verify_checkpoint(trusted_checkpoint, keys)
+        except notes.NoteError as exc:
+            raise BundleError(f"trusted checkpoint: {exc}") from exc
+        if old.origin != checkpoint.origin:
+            raise BundleError("the trusted checkpoint is of another log")
+        if old.tree_size > size:
+            raise BundleError(
+                f"the trusted checkpoint ({old.tree_size}) is newer than the bundle's ({size})"
+            )
+        if old.tree_size == size:
+            if old.root_hash != root:
+                raise BundleError("two signed checkpoints of the same size disagree: a fork")
+        else:
+            proof_entry = next(
+                (
+                    c
+                    for c in bundle.get("consistency", [])
+                    if isinstance(c, dict) and c.get("from_size") == old.tree_size
+                ),
+                None,
+            )
+            if proof_entry is None:
+                raise BundleError(
+                    f"the bundle has no consistency proof from size {old.tree_size}; "
+                    f"export it with --consistency-from {old.tree_size}"
+                )
+            proof = _hashes(proof_entry.get("proof"), "consistency proof")
+            if not merkle.verify_consistency(old.tree_size, size, old.root_hash, root, proof):
+                raise BundleError(
+                    f"the log of checkpoint {size} does not extend trusted checkpoint "
+                    f"{old.tree_size}: history was rewritten"
+                )
+        result.consistent_with = old.tree_size
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m audits.verify_bundle", description=__doc__)
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument(
+        "--key", action="append", help="A verifier key to trust (repeatable); pins the signer."
+    )
+    parser.add_argument(
+        "--trusted-checkpoint", type=Path, help="A signed checkpoint you kept from earlier."
+    )
+    args = parser.parse_args(argv)
+    try:
+        bundle = json.loads(args.bundle.read_text(encoding="utf-8"))
+        trusted = None
+        if args.trusted_checkpoint:
+            # A saved file may gain trailing blank lines; a signed note ends in exactly one.
+            trusted = args.trusted_checkpoint.read_text(encoding="utf-8").rstrip("\n") + "\n"
+        result = verify_bundle(bundle, pinned_keys=args.key, trusted_checkpoint=trusted)
+    except (BundleError, OSError, ValueError) as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(f"Checkpoint: {result.origin}, {result.tree_size} entries, root {result.root_hex}")
+    print(f"Signed by: {result.key}" + ("" if result.pinned else "  (the bundle's own key)"))
+    if not result.pinned:
+        print("Note: pass --key with the platform's published verifier key to pin the signer.")
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(result.event_types.items()))
+    print(f"Included: all {result.entries} entries ({kinds or 'none'})")
+    if result.consistent_with is not None:
+        print(f"Consistent: the log extends your checkpoint of size {result.consistent_with}")
+    print("OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
