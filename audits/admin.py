@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import LedgerEntry
+from .models import Checkpoint, LedgerEntry, MerkleTile
 
 
 class AppendOnlyAdmin(admin.ModelAdmin):
@@ -29,3 +29,15 @@ class LedgerEntryAdmin(AppendOnlyAdmin):
     list_filter = ["event_type"]
     search_fields = ["object_ref"]
     ordering = ["-seq"]
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(AppendOnlyAdmin):
+    list_display = ["tree_size", "signed_at", "key_id", "root_hash"]
+    ordering = ["-tree_size"]
+
+
+@admin.register(MerkleTile)
+class MerkleTileAdmin(AppendOnlyAdmin):
+    list_display = ["level", "index", "hash"]
+    list_filter = ["level"]

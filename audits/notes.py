@@ -117,7 +117,10 @@ def parse_checkpoint(note: str) -> tuple[Checkpoint, list[tuple[str, bytes, byte
     when = None
     for line in extensions:
         if line.startswith("time "):
-            when = datetime.strptime(line[5:], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            try:
+                when = datetime.strptime(line[5:], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            except ValueError as exc:
+                raise NoteError("the time line is malformed") from exc
     if when is None:
         raise NoteError("the checkpoint carries no time line")
     checkpoint = Checkpoint(origin, tree_size, root_hash, when)

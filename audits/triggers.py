@@ -132,6 +132,8 @@ def triggers_lifted(connection: Any, tables: list[str]) -> Iterator[None]:
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            # ALTER TABLE refuses while deferred foreign-key checks are pending: run them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             for table in tables:
                 for name in sorted(trigger_names("postgresql", table)):
                     cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER "{name}"')
@@ -139,9 +141,11 @@ def triggers_lifted(connection: Any, tables: list[str]) -> Iterator[None]:
             yield
         finally:
             with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 for table in tables:
                     for name in sorted(trigger_names("postgresql", table)):
                         cursor.execute(f'ALTER TABLE "{table}" ENABLE ALWAYS TRIGGER "{name}"')
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         return
     with connection.cursor() as cursor:
         placeholders = ", ".join(["%s"] * len(tables)) or "NULL"

@@ -90,10 +90,10 @@ def verify_bundle(
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{where}: malformed") from exc
         where = f"entry seq {seq}"
-        raw = body.encode("utf-8")
         try:
+            raw = body.encode("utf-8")
             doc = json.loads(raw)
-        except ValueError as exc:
+        except ValueError as exc:  # UnicodeError is a ValueError too
             raise BundleError(f"{where}: the body is not JSON") from exc
         if _canonical(doc) != raw or doc.get("seq") != seq or seq in seen:
             raise BundleError(f"{where}: the body is not the canonical entry for this seq")

@@ -21,6 +21,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from audits.services import ledger_seal
+
 from . import services
 from .choices import (
     AppealOutcome,
@@ -672,4 +674,6 @@ def load_demo(*, complaints: int = 500, seed: int = 2026) -> DemoResult:
         for _n in range(complaints):
             demo.plan(admin)
         demo.replay()
-        return DemoResult(True, Complaint.objects.count(), _accounts())
+    # Outside the loading transaction: a checkpoint signs only what has been committed.
+    ledger_seal()
+    return DemoResult(True, Complaint.objects.count(), _accounts())
