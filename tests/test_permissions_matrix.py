@@ -28,6 +28,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from audits.api.urls import router as ledger_router
+from audits.models import Checkpoint
+from audits.services import ledger_seal
 from governance.api.urls import router as governance_router
 from governance.choices import ComplaintStatus, Role
 from governance.models import Appeal
@@ -102,6 +105,16 @@ _TABLE: dict[str, tuple[Expect, ...]] = {
     # Data subjects, under /api/v1/privacy/: only privacy officers, who verify identities.
     "subject.retrieve":       (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
     "subject.link_account":   (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
+    # The ledger, under /api/v1/ledger/, and a complaint's evidence bundle: compliance officers
+    # and supervisors (it holds pseudonyms, references and hashes only).
+    "complaint.evidence":     (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
+    "checkpoint.list":        (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
+    "checkpoint.retrieve":    (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
+    "checkpoint.latest":      (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
+    "checkpoint.consistency": (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
+    "ledger-entry.retrieve":  (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
+    "ledger-entry.proof":     (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
+    "ledger-key.list":        (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
 }
 # fmt: on
 
@@ -171,6 +184,21 @@ def _reported_holder() -> Flow:
 def _subject_url(f: Flow, action: str = "") -> str:
     suffix = f"{action}/" if action else ""
     return f"/api/v1/privacy/subjects/{f.complaint.affected_subject.pseudonym}/{suffix}"
+
+
+def _sealed() -> Flow:
+    """A decided complaint and two checkpoints (so there is a consistency proof to ask for)."""
+    first = factories.flow_at(S.RECEIVED)
+    ledger_seal()
+    f = factories.flow_at(S.DECIDED)
+    ledger_seal()
+    assert first.complaint.pk != f.complaint.pk
+    return f
+
+
+def _sizes() -> tuple[int, int]:
+    old, new = Checkpoint.objects.order_by("tree_size").values_list("tree_size", flat=True)[:2]
+    return old, new
 
 
 def _appeal(f: Flow) -> Appeal:
@@ -337,6 +365,25 @@ ENDPOINTS: dict[str, Endpoint] = {
         "get", lambda f: "/api/v1/categories/harassment/", _at(S.RECEIVED)
     ),
     "subject.retrieve": Endpoint("get", _subject_url, _reported_holder),
+    "complaint.evidence": Endpoint("get", lambda f: _complaint_url(f, "evidence"), _sealed),
+    "checkpoint.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/ledger/checkpoints/",
+        _sealed,
+        listed=lambda f: ("tree_size", _sizes()[1]),
+    ),
+    "checkpoint.retrieve": Endpoint(
+        "get", lambda f: f"/api/v1/ledger/checkpoints/{_sizes()[0]}/", _sealed
+    ),
+    "checkpoint.latest": Endpoint("get", lambda f: "/api/v1/ledger/checkpoints/latest/", _sealed),
+    "checkpoint.consistency": Endpoint(
+        "get",
+        lambda f: "/api/v1/ledger/checkpoints/{1}/consistency/?from={0}".format(*_sizes()),
+        _sealed,
+    ),
+    "ledger-entry.retrieve": Endpoint("get", lambda f: "/api/v1/ledger/entries/0/", _sealed),
+    "ledger-entry.proof": Endpoint("get", lambda f: "/api/v1/ledger/entries/3/proof/", _sealed),
+    "ledger-key.list": Endpoint("get", lambda f: "/api/v1/ledger/keys/", _sealed),
     "subject.link_account": Endpoint(
         "post",
         lambda f: _subject_url(f, "link-account"),
@@ -410,7 +457,11 @@ def test_matrix(api: APIClient, endpoint: str, role: str, expect: Expect) -> Non
 def _routed_actions() -> set[str]:
     """Every (basename, action) the API router serves, as "basename.action"."""
     routed: set[str] = set()
-    registry = [*governance_router.registry, *privacy_router.registry]
+    registry = [
+        *governance_router.registry,
+        *privacy_router.registry,
+        *ledger_router.registry,
+    ]
     router = governance_router  # routes and method maps do not depend on the router instance
     for _prefix, viewset, basename in registry:
         for route in router.get_routes(viewset):
