@@ -31,6 +31,18 @@ class NoteError(ValueError):
     """A note or key that is malformed, or a signature that does not verify."""
 
 
+def b64decode_canonical(text: str) -> bytes:
+    """Decode base64 that must be in its one canonical form.
+
+    Base64's last character can carry unused bits; two texts can then decode to the same bytes,
+    so a changed byte would go unnoticed. Only the text that re-encodes identically is accepted.
+    """
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode() != text:
+        raise ValueError("base64 is not in canonical form")
+    return raw
+
+
 def key_id(name: str, public_key: bytes) -> bytes:
     """Return the 4-byte id of an Ed25519 public key under its name."""
     return hashlib.sha256(name.encode() + b"\n" + ED25519_ALG + public_key).digest()[:4]
@@ -59,8 +71,9 @@ class VerifierKey:
     @classmethod
     def decode(cls, text: str) -> VerifierKey:
         try:
-            name, hex_id, blob = text.strip().rsplit("+", 2)
-            raw = base64.b64decode(blob, validate=True)
+            # The name has no "+", but base64 may: split from the left.
+            name, hex_id, blob = text.strip().split("+", 2)
+            raw = b64decode_canonical(blob)
         except ValueError as exc:
             raise NoteError(f"not a verifier key: {text!r}") from exc
         if raw[:1] != ED25519_ALG or len(raw) != 33:
@@ -132,7 +145,7 @@ def parse_checkpoint(note: str) -> tuple[Checkpoint, list[tuple[str, bytes, byte
             raise NoteError(f"not a signature line: {line!r}")
         try:
             name, blob = line[len(SIGNATURE_PREFIX) :].rsplit(" ", 1)
-            raw = base64.b64decode(blob, validate=True)
+            raw = b64decode_canonical(blob)
         except ValueError as exc:
             raise NoteError(f"malformed signature line: {line!r}") from exc
         if len(raw) != 4 + 64:

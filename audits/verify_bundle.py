@@ -15,7 +15,6 @@ signed it. Needs only Python's standard library and the `cryptography` package.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
 from dataclasses import dataclass, field
@@ -51,9 +50,9 @@ def _hashes(values: Any, where: str) -> list[bytes]:
     out = []
     for value in values:
         try:
-            digest = base64.b64decode(value, validate=True)
+            digest = notes.b64decode_canonical(value)
         except (ValueError, TypeError) as exc:
-            raise BundleError(f"{where}: a proof hash is not base64") from exc
+            raise BundleError(f"{where}: a proof hash is not canonical base64") from exc
         if len(digest) != 32:
             raise BundleError(f"{where}: a proof hash is not 32 bytes")
         out.append(digest)

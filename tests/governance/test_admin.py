@@ -16,6 +16,7 @@ from rest_framework.authtoken.models import Token
 
 from audits.choices import EventType
 from audits.models import LedgerEntry
+from audits.services import ledger_seal
 from governance import services
 from governance.choices import ComplaintStatus, Role
 from governance.models import (
@@ -390,6 +391,11 @@ def populated() -> None:
         reason="Test calendar",
     )
     Token.objects.create(user=closed.handler)
+    # A checkpoint and a tile: with a tile width of 256 the log would need 256 entries, so the
+    # tile is sealed from a narrower width (tests/audits/test_seal.py covers real widths).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("audits.tree.TILE_WIDTH", 4)
+        ledger_seal()
 
 
 REGISTERED = sorted(admin.site._registry, key=lambda m: m._meta.label)
