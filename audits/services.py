@@ -20,11 +20,16 @@ from .models import Checkpoint, LedgerEntry
 LEDGER_LOCK_KEY = 0x6F6D627564_6C6564
 
 
+# One encoder for every call: building one per call costs more than the encoding itself
+# when verification re-encodes a million bodies.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_json(value: Any) -> bytes:
     """Serialise `value` as canonical JSON: sorted keys, no insignificant whitespace, UTF-8."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _CANONICAL.encode(value).encode("utf-8")
 
 
 def leaf_hash(body: bytes) -> str:
