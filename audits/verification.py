@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -69,7 +70,7 @@ class Report:
 _COLUMNS = "seq, recorded_at, event_type, object_ref, actor_ref, body, leaf_hash"
 
 
-def _stream(chunk_size: int) -> Iterator[tuple[Any, ...]]:
+def _stream(chunk_size: int) -> Generator[tuple[Any, ...], None, None]:
     """Yield every entry in sequence order, a chunk at a time, in constant memory.
 
     Straight from the driver, with the time read as text: Django's per-row conversions (the
@@ -191,49 +192,54 @@ def verify_ledger(
         head += 1
     expected = 0
     sha256 = hashlib.sha256
-    for seq, recorded_at, event_type, object_ref, actor_ref, body, leaf_hash in _stream(chunk_size):
-        if isinstance(recorded_at, datetime):  # a driver that already parsed it
-            recorded_at = recorded_at.isoformat()
-        if seq != expected:
-            raise Divergence(
-                expected, "audits_ledgerentry", f"entry {expected} is missing (next is {seq})"
-            )
-        raw = body.encode("utf-8")
-        leaf = sha256(b"\x00" + raw).digest()
-        if leaf.hex() != leaf_hash:
-            raise Divergence(seq, "audits_ledgerentry", "leaf_hash does not match the body")
-        try:
-            doc = json.loads(body)
-        except ValueError as exc:
-            raise Divergence(seq, "audits_ledgerentry", "the body is not JSON") from exc
-        # No canonical re-encoding here: it proves nothing the leaf hash and the signed root
-        # do not, and costs a third of the loop. ledger_append writes canonical JSON only, and
-        # the offline verifier checks the form of every entry it is given.
-        columns = {"seq": seq, "type": event_type, "ref": object_ref, "actor": actor_ref}
-        for key, value in columns.items():
-            if doc.get(key) != value:
-                raise Divergence(seq, "audits_ledgerentry", f"column {key} differs from the body")
-        try:
-            same_time = _moment(recorded_at) == _moment(doc.get("at", ""))
-        except (TypeError, ValueError):
-            same_time = False
-        if not same_time:
-            raise Divergence(seq, "audits_ledgerentry", "column at differs from the body")
-        accumulator.add(leaf)
-        matcher.note(seq, event_type, doc)
-        expected += 1
-        while head < len(heads) and heads[head][0] == expected:
-            if accumulator.root() != heads[head][1]:
+    # closing(): a divergence raised mid-stream ends the cursor and its transaction at once,
+    # not whenever the generator happens to be collected.
+    with closing(_stream(chunk_size)) as rows:
+        for seq, recorded_at, event_type, object_ref, actor_ref, body, leaf_hash in rows:
+            if isinstance(recorded_at, datetime):  # a driver that already parsed it
+                recorded_at = recorded_at.isoformat()
+            if seq != expected:
                 raise Divergence(
-                    seq,
-                    "audits_ledgerentry",
-                    f"the first {expected} entries do not hash to signed checkpoint {expected}",
+                    expected, "audits_ledgerentry", f"entry {expected} is missing (next is {seq})"
                 )
-            head += 1
-        if expected % chunk_size == 0:
-            matcher.flush()
-            if progress is not None:
-                progress(expected)
+            raw = body.encode("utf-8")
+            leaf = sha256(b"\x00" + raw).digest()
+            if leaf.hex() != leaf_hash:
+                raise Divergence(seq, "audits_ledgerentry", "leaf_hash does not match the body")
+            try:
+                doc = json.loads(body)
+            except ValueError as exc:
+                raise Divergence(seq, "audits_ledgerentry", "the body is not JSON") from exc
+            # No canonical re-encoding here: it proves nothing the leaf hash and the signed root
+            # do not, and costs a third of the loop. ledger_append writes canonical JSON only, and
+            # the offline verifier checks the form of every entry it is given.
+            columns = {"seq": seq, "type": event_type, "ref": object_ref, "actor": actor_ref}
+            for key, value in columns.items():
+                if doc.get(key) != value:
+                    raise Divergence(
+                        seq, "audits_ledgerentry", f"column {key} differs from the body"
+                    )
+            try:
+                same_time = _moment(recorded_at) == _moment(doc.get("at", ""))
+            except (TypeError, ValueError):
+                same_time = False
+            if not same_time:
+                raise Divergence(seq, "audits_ledgerentry", "column at differs from the body")
+            accumulator.add(leaf)
+            matcher.note(seq, event_type, doc)
+            expected += 1
+            while head < len(heads) and heads[head][0] == expected:
+                if accumulator.root() != heads[head][1]:
+                    raise Divergence(
+                        seq,
+                        "audits_ledgerentry",
+                        f"the first {expected} entries do not hash to signed checkpoint {expected}",
+                    )
+                head += 1
+            if expected % chunk_size == 0:
+                matcher.flush()
+                if progress is not None:
+                    progress(expected)
     if head < len(heads):
         raise Divergence(
             None,
