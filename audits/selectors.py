@@ -160,7 +160,6 @@ def build_evidence_bundle(
         "consistency": [
             {
                 "from_size": size,
-                "from_root": Checkpoint.objects.get(tree_size=size).root_hash,
                 "proof": [
                     _b64(p) for p in merkle.consistency_proof(tree, size, checkpoint.tree_size)
                 ],

@@ -11,6 +11,8 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from governance.errors import LedgerDiverged
+
 from . import merkle, notes
 from .choices import EventType
 from .models import Checkpoint, LedgerEntry
@@ -117,6 +119,10 @@ def _write_tiles(size: int) -> None:
                     .values_list("hash", flat=True)
                 )
                 below = [bytes.fromhex(h) for h in rows]
+            if len(below) != (last - first) * TILE_WIDTH:
+                raise LedgerDiverged(
+                    f"Level-{level} tiles {first}..{last} lack blocks beneath them."
+                )
             MerkleTile.objects.bulk_create(
                 [
                     MerkleTile(
@@ -131,6 +137,29 @@ def _write_tiles(size: int) -> None:
             )
 
 
+def _root_from_leaves(size: int, latest: Checkpoint | None) -> bytes:
+    """Fold every stored leaf hash in order; check the prefix against `latest` on the way."""
+    signed_size = latest.tree_size if latest is not None else -1
+    signed_root = latest.root_hash if latest is not None else ""
+    accumulator = merkle.RootAccumulator()
+    rows = LedgerEntry.objects.order_by("seq").values_list("seq", "leaf_hash")
+    for seq, leaf in rows.iterator(chunk_size=20_000):
+        if seq != accumulator.size:
+            raise LedgerDiverged(
+                f"Ledger entry {accumulator.size} is missing. Nothing was signed; "
+                "run verify_ledger."
+            )
+        accumulator.add(bytes.fromhex(leaf))
+        if accumulator.size == signed_size and accumulator.root().hex() != signed_root:
+            raise LedgerDiverged(
+                f"The first {signed_size} entries no longer hash to signed checkpoint "
+                f"{signed_size}. Nothing was signed; run verify_ledger."
+            )
+    if accumulator.size != size:
+        raise LedgerDiverged("The ledger changed while it was sealed; nothing was signed.")
+    return accumulator.root()
+
+
 def ledger_seal(*, now: datetime | None = None) -> tuple[Checkpoint, bool]:
     """Sign a checkpoint over the whole ledger; return it and whether it is new.
 
@@ -138,7 +167,6 @@ def ledger_seal(*, now: datetime | None = None) -> tuple[Checkpoint, bool]:
     Two sealers at once serialise on the ledger lock, so each size is signed once.
     """
     from . import signing
-    from .tree import StoredTree
 
     with transaction.atomic():
         _lock_ledger()
@@ -147,8 +175,15 @@ def ledger_seal(*, now: datetime | None = None) -> tuple[Checkpoint, bool]:
         latest = Checkpoint.objects.order_by("-tree_size").first()
         if latest is not None and latest.tree_size == size:
             return latest, False
+        if latest is not None and size < latest.tree_size:
+            raise LedgerDiverged(
+                f"The ledger holds {size} entries but checkpoint {latest.tree_size} was signed: "
+                "entries were removed. Nothing was signed; run verify_ledger."
+            )
+        # The root comes from the leaves themselves, never from cached tiles, and the log must
+        # still hash to the last signed root: sealing must not bless a rewritten history.
+        root = _root_from_leaves(size, latest)
         _write_tiles(size)
-        root = StoredTree().subtree(0, size) if size else merkle.EMPTY_ROOT
         signed_at = (now or timezone.now()).replace(microsecond=0)
         statement = notes.Checkpoint(signing.key_name(), size, root, signed_at)
         key = signing.signing_key()

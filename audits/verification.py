@@ -102,6 +102,22 @@ def _moment(text: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _check_trusted(notes_text: list[str], keys: list[notes.VerifierKey]) -> list[tuple[int, bytes]]:
+    """Check checkpoints kept outside the database (archived, or held by a supervisor)."""
+    heads = []
+    for note in notes_text:
+        try:
+            statement, _key = notes.verify_checkpoint(note, keys)
+        except notes.NoteError as exc:
+            raise Divergence(None, "trusted checkpoint", str(exc)) from exc
+        if statement.origin != signing.key_name():
+            raise Divergence(
+                None, "trusted checkpoint", f"it is of another log, {statement.origin}"
+            )
+        heads.append((statement.tree_size, statement.root_hash))
+    return heads
+
+
 def _check_checkpoints(keys: list[notes.VerifierKey]) -> list[tuple[int, bytes]]:
     heads = []
     for size, root_hex, note, origin in Checkpoint.objects.order_by("tree_size").values_list(
@@ -120,6 +136,8 @@ def _check_checkpoints(keys: list[notes.VerifierKey]) -> list[tuple[int, bytes]]
             raise Divergence(
                 None, "audits_checkpoint", f"{where}: its columns differ from its note"
             )
+        if statement.origin != signing.key_name():
+            raise Divergence(None, "audits_checkpoint", f"{where}: it is of another log")
         heads.append((size, statement.root_hash))
     return heads
 
@@ -130,13 +148,22 @@ class _RowMatcher:
     def __init__(self, checks: list[RowCheck]) -> None:
         self.by_type = {t: c for c in checks for t in c.event_types}
         self.pending: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
-        self.seen: dict[str, int] = {c.table: 0 for c in checks}
+        # Row ids, not counts: an entry that repeats another's ref must not cover a forged row.
+        self.seen: dict[str, set[int]] = {c.table: set() for c in checks}
         self.checks = checks
 
     def note(self, seq: int, event_type: str, doc: dict[str, Any]) -> None:
         check = self.by_type.get(event_type)
-        if check is not None:
-            self.pending.setdefault(check.table, []).append((seq, check.row_id(doc), doc))
+        if check is None:
+            return
+        try:
+            row_id = int(check.row_id(doc))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise Divergence(seq, check.table, "the entry names no row it records") from exc
+        if row_id in self.seen[check.table]:
+            raise Divergence(seq, check.table, f"row {row_id} is recorded twice")
+        self.seen[check.table].add(row_id)
+        self.pending.setdefault(check.table, []).append((seq, row_id, doc))
 
     def flush(self) -> None:
         for check in self.checks:
@@ -161,28 +188,54 @@ class _RowMatcher:
                         raise Divergence(
                             seq, check.table, f"row {row_id}: {field_name} differs from the ledger"
                         )
-            self.seen[check.table] += len(items)
 
     def finish(self) -> None:
         self.flush()
         for check in self.checks:
+            # Every recorded row exists (flush), each once (note); so equal counts mean the
+            # rows are exactly the recorded ones.
             total = check.queryset().count()
-            if total != self.seen[check.table]:
+            if total != len(self.seen[check.table]):
                 raise Divergence(
                     None,
                     check.table,
-                    f"{total} rows but {self.seen[check.table]} ledger entries record them: "
-                    "a row was added or changed outside the services",
+                    f"{total} rows but {len(self.seen[check.table])} ledger entries record them: "
+                    "a row was added outside the services",
                 )
 
 
 def verify_ledger(
-    *, chunk_size: int = 10_000, progress: Callable[[int], None] | None = None
+    *,
+    chunk_size: int = 10_000,
+    progress: Callable[[int], None] | None = None,
+    trusted_checkpoints: list[str] | None = None,
 ) -> Report:
-    """Verify everything; return what was covered, or raise the first Divergence."""
+    """Verify everything; return what was covered, or raise the first Divergence.
+
+    `trusted_checkpoints` are signed notes kept outside the database (archived by
+    `seal_ledger --archive`, or held by supervisors). The checkpoints stored in the database
+    can be deleted by whoever can rewrite the log, so only these anchor it against a rewrite.
+
+    Everything is read in one snapshot, so writes committed meanwhile cannot look like a
+    divergence.
+    """
+    if connection.in_atomic_block or connection.vendor != "postgresql":
+        with transaction.atomic():
+            return _verify(chunk_size, progress, trusted_checkpoints or [])
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return _verify(chunk_size, progress, trusted_checkpoints or [])
+
+
+def _verify(chunk_size: int, progress: Callable[[int], None] | None, trusted: list[str]) -> Report:
     keys = signing.verifier_keys()
-    heads = _check_checkpoints(keys)
-    report = Report(checkpoints=len(heads))
+    stored = _check_checkpoints(keys)
+    heads = sorted({*stored, *_check_trusted(trusted, keys)})
+    sizes = [size for size, _root in heads]
+    if len(set(sizes)) != len(sizes):
+        raise Divergence(None, "audits_checkpoint", "two signed checkpoints of one size differ")
+    report = Report(checkpoints=len(stored))
     matcher = _RowMatcher(list(_ROW_CHECKS))
     accumulator = merkle.RootAccumulator()
     head = 0
@@ -210,6 +263,8 @@ def verify_ledger(
                 doc = json.loads(body)
             except ValueError as exc:
                 raise Divergence(seq, "audits_ledgerentry", "the body is not JSON") from exc
+            if not isinstance(doc, dict) or type(doc.get("seq")) is not int:
+                raise Divergence(seq, "audits_ledgerentry", "the body is not a ledger entry")
             # No canonical re-encoding here: it proves nothing the leaf hash and the signed root
             # do not, and costs a third of the loop. ledger_append writes canonical JSON only, and
             # the offline verifier checks the form of every entry it is given.
@@ -249,7 +304,7 @@ def verify_ledger(
         )
     matcher.finish()
     report.entries = expected
-    report.rows = dict(matcher.seen)
+    report.rows = {table: len(ids) for table, ids in matcher.seen.items()}
     return report
 
 

@@ -72,30 +72,40 @@ def verify_bundle(
     trusted_checkpoint: str | None = None,
 ) -> Result:
     """Verify `bundle`; return what was established or raise BundleError."""
-    if bundle.get("format") != BUNDLE_FORMAT:
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"not an {BUNDLE_FORMAT} bundle")
+    if trusted_checkpoint is not None and not pinned_keys:
+        # A bundle can carry any key it likes; only a key the supervisor brings anchors trust.
+        raise BundleError("a trusted checkpoint is only checked against a pinned key: add --key")
+    entries, consistency = bundle.get("entries", []), bundle.get("consistency", [])
+    if not isinstance(bundle.get("checkpoint"), str) or not isinstance(entries, list):
+        raise BundleError("the bundle's checkpoint or entries are malformed")
+    if not isinstance(consistency, list):
+        raise BundleError("the bundle's consistency proofs are malformed")
     try:
         keys = [notes.VerifierKey.decode(k) for k in (pinned_keys or bundle["keys"])]
         checkpoint, key = notes.verify_checkpoint(bundle["checkpoint"], keys)
-    except (notes.NoteError, KeyError, TypeError) as exc:
+    except (notes.NoteError, KeyError, TypeError, AttributeError) as exc:
         raise BundleError(f"checkpoint: {exc}") from exc
     size, root = checkpoint.tree_size, checkpoint.root_hash
     result = Result(checkpoint.origin, size, root.hex(), key.encode(), 0, pinned=bool(pinned_keys))
     seen: set[int] = set()
-    for position, entry in enumerate(bundle.get("entries", [])):
+    for position, entry in enumerate(entries):
         where = f"entry {position}"
-        try:
-            seq, body = int(entry["seq"]), str(entry["body"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BundleError(f"{where}: malformed") from exc
+        seq = entry.get("seq") if isinstance(entry, dict) else None
+        body = entry.get("body") if isinstance(entry, dict) else None
+        if type(seq) is not int or seq < 0 or not isinstance(body, str):
+            raise BundleError(f"{where}: malformed")
         where = f"entry seq {seq}"
         try:
             raw = body.encode("utf-8")
             doc = json.loads(raw)
         except ValueError as exc:  # UnicodeError is a ValueError too
             raise BundleError(f"{where}: the body is not JSON") from exc
-        if _canonical(doc) != raw or doc.get("seq") != seq or seq in seen:
+        if not isinstance(doc, dict) or _canonical(doc) != raw or doc.get("seq") != seq:
             raise BundleError(f"{where}: the body is not the canonical entry for this seq")
+        if seq in seen:
+            raise BundleError(f"{where}: listed twice")
         proof = _hashes(entry.get("proof"), where)
         if not merkle.verify_inclusion(merkle.hash_leaf(raw), seq, size, proof, root):
             raise BundleError(f"{where}: not included in checkpoint {size}")
@@ -114,14 +124,17 @@ def verify_bundle(
             raise BundleError(
                 f"the trusted checkpoint ({old.tree_size}) is newer than the bundle's ({size})"
             )
-        if old.tree_size == size:
+        if old.tree_size == 0:
+            if old.root_hash != merkle.EMPTY_ROOT:
+                raise BundleError("the trusted checkpoint of size 0 does not sign the empty root")
+        elif old.tree_size == size:
             if old.root_hash != root:
                 raise BundleError("two signed checkpoints of the same size disagree: a fork")
         else:
             proof_entry = next(
                 (
                     c
-                    for c in bundle.get("consistency", [])
+                    for c in consistency
                     if isinstance(c, dict) and c.get("from_size") == old.tree_size
                 ),
                 None,
@@ -160,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         result = verify_bundle(bundle, pinned_keys=args.key, trusted_checkpoint=trusted)
     except (BundleError, OSError, ValueError) as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        print(f"FAILED: the bundle is malformed ({type(exc).__name__}: {exc})", file=sys.stderr)
         return 1
     print(f"Checkpoint: {result.origin}, {result.tree_size} entries, root {result.root_hex}")
     print(f"Signed by: {result.key}" + ("" if result.pinned else "  (the bundle's own key)"))

@@ -56,6 +56,12 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+class LedgerDiverged(Conflict):
+    """The stored ledger no longer extends what was signed before; nothing new is signed."""
+
+    code = "ledger_diverged"
+
+
 class ImmutableRecord(Conflict):
     """An append-only record was asked to change or disappear."""
 

@@ -26,6 +26,7 @@ from audits.services import canonical_json, ledger_seal
 from audits.triggers import protected_tables, triggers_lifted
 from audits.verification import Divergence, verify_ledger
 from governance.choices import ComplaintStatus
+from governance.errors import LedgerDiverged
 from tests import factories
 
 PARKED = 10**9  # a free sequence number to swap rows through
@@ -279,3 +280,92 @@ def test_a_decision_row_added_outside_the_services_is_caught(sealed_log, superus
     assert found.table == "governance_decision"
     assert "outside the services" in found.what
     assert Checkpoint.objects.count() == 1
+
+
+# --- a rewrite that also deletes the stored checkpoints ------------------------------------------
+
+
+def test_sealing_refuses_a_log_that_no_longer_extends_the_last_checkpoint(sealed_log, superuser):
+    entry = _entries()[2]
+    doc = json.loads(entry.body)
+    doc["data"]["forged"] = True
+    _rewrite(entry, doc)
+    factories.file_complaint()  # something new to seal
+    with pytest.raises(LedgerDiverged, match="no longer hash"):
+        ledger_seal()
+    assert Checkpoint.objects.count() == 1
+
+
+def test_sealing_refuses_a_log_shorter_than_the_last_checkpoint(sealed_log, superuser):
+    _sql("DELETE FROM audits_ledgerentry WHERE seq >= %s", [sealed_log["checkpoint"].tree_size - 2])
+    with pytest.raises(LedgerDiverged, match="entries were removed"):
+        ledger_seal()
+
+
+def test_an_archived_checkpoint_catches_a_rewrite_whose_checkpoints_were_deleted(
+    sealed_log, superuser
+):
+    # given: the checkpoints kept outside the database (seal_ledger --archive)
+    archived = sealed_log["checkpoint"].note
+    # when: a superuser rewrites an entry, deletes every stored checkpoint and seals afresh
+    entry = _entries()[2]
+    doc = json.loads(entry.body)
+    doc["data"]["forged"] = True
+    _rewrite(entry, doc)
+    _sql("DELETE FROM audits_checkpoint")
+    ledger_seal()
+    # then: the database alone looks consistent, but the archived checkpoint does not match
+    assert verify_ledger().entries > 0
+    with pytest.raises(Divergence, match="signed checkpoint"):
+        verify_ledger(trusted_checkpoints=[archived])
+
+
+def test_seal_archive_and_verify_against_it(sealed_log, tmp_path, capsys):
+    call_command("seal_ledger", archive=tmp_path)
+    assert len(list(tmp_path.glob("checkpoint-*.txt"))) == 1
+    call_command("verify_ledger", trusted_checkpoint=[tmp_path])
+    assert "1 trusted from outside" in capsys.readouterr().out
+
+
+def test_a_body_that_is_not_an_entry_or_repeats_a_row_is_named(sealed_log, superuser):
+    # a well-hashed body that is JSON but not an object, at the unsealed tail
+    size = sealed_log["checkpoint"].tree_size
+    body = b"[]"
+    _sql(
+        "INSERT INTO audits_ledgerentry (seq, recorded_at, event_type, object_ref, actor_ref, "
+        "body, leaf_hash) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        [
+            size,
+            _entries()[-1].recorded_at,
+            "complaint.received",
+            "x",
+            "y",
+            body.decode(),
+            hashlib.sha256(b"\x00" + body).hexdigest(),
+        ],
+    )
+    assert "not a ledger entry" in _divergence().what
+
+
+def test_an_entry_repeating_a_decisions_record_is_caught(sealed_log, superuser):
+    size = sealed_log["checkpoint"].tree_size
+    original = LedgerEntry.objects.get(
+        event_type=EventType.DECISION_RECORDED,
+        object_ref=f"decision:{sealed_log['closed'].decision.pk}",
+    )
+    doc = {**json.loads(original.body), "seq": size}
+    body = canonical_json(doc)
+    _sql(
+        "INSERT INTO audits_ledgerentry (seq, recorded_at, event_type, object_ref, actor_ref, "
+        "body, leaf_hash) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        [
+            size,
+            original.recorded_at,
+            doc["type"],
+            doc["ref"],
+            doc["actor"],
+            body.decode(),
+            hashlib.sha256(b"\x00" + body).hexdigest(),
+        ],
+    )
+    assert "recorded twice" in _divergence().what

@@ -82,7 +82,7 @@ def test_any_single_byte_of_a_proof_changed_is_rejected(bundle_and_old):
             digest[0] ^= 0x80
             forged = copy.deepcopy(bundle)
             forged["consistency"][c]["proof"][h] = base64.b64encode(digest).decode()
-            assert _fails(forged, trusted_checkpoint=old_note), (c, h)
+            assert _fails(forged, pinned_keys=bundle["keys"], trusted_checkpoint=old_note), (c, h)
 
 
 def test_a_changed_checkpoint_or_a_missing_or_extra_proof_hash_is_rejected(bundle_and_old):
@@ -111,7 +111,7 @@ def test_a_rewritten_history_fails_the_consistency_check(bundle_and_old):
     forged = copy.deepcopy(bundle)
     forged["consistency"] = []
     with pytest.raises(BundleError, match="no consistency proof"):
-        verify_bundle(forged, trusted_checkpoint=old_note)
+        verify_bundle(forged, pinned_keys=bundle["keys"], trusted_checkpoint=old_note)
 
 
 def test_the_command_line_needs_no_django(bundle_and_old, tmp_path):
@@ -163,3 +163,55 @@ def test_export_evidence_writes_a_bundle_that_verifies(tmp_path):
     call_command("export_evidence", complaint=f.complaint.reference, out=str(out))
     bundle = json.loads(out.read_text())
     assert verify_bundle(bundle).entries == len(bundle["entries"]) > 0
+
+
+def test_a_trusted_checkpoint_needs_a_pinned_key(bundle_and_old):
+    # An attacker's bundle may list the real key beside its own (same name) and sign a forged
+    # extension with its own; only a key the supervisor brings can anchor the old checkpoint.
+    bundle, old_note = bundle_and_old
+    with pytest.raises(BundleError, match="pinned key"):
+        verify_bundle(bundle, trusted_checkpoint=old_note)
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda b: b.update(checkpoint=1),
+        lambda b: b.update(entries=1),
+        lambda b: b.update(consistency=1),
+        lambda b: b["entries"][0].update(body="[]"),
+        lambda b: b["entries"][0].update(seq="0"),
+        lambda b: b["entries"][0].update(seq=0.5),
+        lambda b: b["entries"].append(b["entries"][0]),
+        lambda b: b["entries"].__setitem__(0, 7),
+    ],
+    ids=[
+        "checkpoint-int",
+        "entries-int",
+        "consistency-int",
+        "body-list",
+        "seq-str",
+        "seq-float",
+        "entry-twice",
+        "entry-int",
+    ],
+)
+def test_a_malformed_bundle_fails_cleanly(bundle_and_old, mangle):
+    bundle, old_note = bundle_and_old
+    forged = copy.deepcopy(bundle)
+    mangle(forged)
+    with pytest.raises(BundleError):
+        verify_bundle(forged, pinned_keys=bundle["keys"], trusted_checkpoint=old_note)
+
+
+def test_a_bundle_that_is_not_an_object_fails_cleanly(tmp_path):
+    (tmp_path / "list.json").write_text("[1, 2]")
+    failed = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "audits.verify_bundle", str(tmp_path / "list.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stderr

@@ -27,5 +27,8 @@ class Command(DjangoFlush):
                 "Only a test database (OMBUD_ALLOW_FLUSH=1) may be emptied."
             )
         connection = connections[options["database"]]
+        name = str(connection.settings_dict["NAME"])
+        if not (name.startswith("test") or "memorydb" in name or name == ":memory:"):
+            raise CommandError(f"Ombud flushes only test databases, not {name!r}.")
         with triggers_lifted(connection, protected_tables(connection)):
             super().handle(**options)
