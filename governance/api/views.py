@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins
@@ -12,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance import policies, selectors, services
+from governance.errors import ValidationFailed
 from governance.filters import ComplaintFilter, DecisionFilter, PolicyClauseFilter
 
 from . import serializers as s
@@ -142,7 +144,13 @@ class ComplaintViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyV
     )
     @action(detail=True, methods=["get"])
     def evidence(self, request: Request, reference: str) -> Response:
-        sizes = [int(v) for v in request.query_params.getlist("consistency_from") if v.isdigit()]
+        raw = request.query_params.getlist("consistency_from")
+        if not all(v.isdigit() for v in raw):
+            raise ValidationFailed(
+                _("No bundle was built."),
+                fields={"consistency_from": [_("Give checkpoint sizes as whole numbers.")]},
+            )
+        sizes = [int(v) for v in raw]
         bundle = selectors.complaint_evidence(
             user=request.user, reference=reference, consistency_from=sizes
         )

@@ -89,3 +89,12 @@ def test_evidence_bundle_from_the_api_verifies_offline(reader):
     assert bundle["entries_not_yet_sealed"] == 0
     assert verify_bundle(bundle).entries == len(bundle["entries"]) > 0
     assert reader.get("/api/v1/complaints/CMP-2026-999999/evidence/").status_code == 404
+
+
+def test_evidence_refuses_a_malformed_checkpoint_size(reader):
+    from governance.models import Complaint
+
+    reference = Complaint.objects.order_by("-id").first().reference
+    response = reader.get(f"/api/v1/complaints/{reference}/evidence/?consistency_from=ten")
+    assert response.status_code == 400
+    assert "consistency_from" in response.json()["fields"]
