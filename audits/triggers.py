@@ -28,13 +28,35 @@ $$;
 """
 
 
-def _pg_sql(table: str) -> list[str]:
+# For a log kept for a minimum time (the personal-data access log): rows are never changed, and
+# deleted only once older than the trigger's argument in days, by the `at` column.
+PG_AGED_FUNCTION = """
+CREATE OR REPLACE FUNCTION ombud_refuse_change_or_young_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND OLD.at < now() - make_interval(days => TG_ARGV[0]::int) THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'ombud: %% on %% is refused: rows of this table are append-only '
+        'and kept %% days at least', TG_OP, TG_TABLE_NAME, TG_ARGV[0]
+        USING ERRCODE = 'integrity_constraint_violation';
+END
+$$;
+"""
+
+
+def _pg_sql(table: str, keep_days: int | None = None) -> list[str]:
+    if keep_days is None:
+        function, call = PG_FUNCTION, "ombud_refuse_change()"
+    else:
+        function, call = PG_AGED_FUNCTION, f"ombud_refuse_change_or_young_delete('{keep_days:d}')"
     return [
         PG_FUNCTION,
+        function,
         f'DROP TRIGGER IF EXISTS "{table}_append_only" ON "{table}"',
         f'DROP TRIGGER IF EXISTS "{table}_no_truncate" ON "{table}"',
         f'CREATE TRIGGER "{table}_append_only" BEFORE UPDATE OR DELETE ON "{table}" '
-        "FOR EACH ROW EXECUTE FUNCTION ombud_refuse_change()",
+        f"FOR EACH ROW EXECUTE FUNCTION {call}",
         f'CREATE TRIGGER "{table}_no_truncate" BEFORE TRUNCATE ON "{table}" '
         "FOR EACH STATEMENT EXECUTE FUNCTION ombud_refuse_change()",
         f'ALTER TABLE "{table}" ENABLE ALWAYS TRIGGER "{table}_append_only"',
@@ -42,13 +64,20 @@ def _pg_sql(table: str) -> list[str]:
     ]
 
 
-def _sqlite_sql(table: str) -> list[str]:
+def _sqlite_sql(table: str, keep_days: int | None = None) -> list[str]:
     sql = []
     for op in ("UPDATE", "DELETE"):
         name = f"{table}_no_{op.lower()}"
+        # Django keeps SQLite times as UTC text 'YYYY-MM-DD HH:MM:SS.ffffff', which sorts.
+        # ("%%": the statement runs with empty params, so "%%" reaches SQLite as "%".)
+        when = (
+            f"WHEN OLD.\"at\" >= strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', '-{keep_days:d} days') "
+            if op == "DELETE" and keep_days is not None
+            else ""
+        )
         sql.append(f'DROP TRIGGER IF EXISTS "{name}"')
         sql.append(
-            f'CREATE TRIGGER "{name}" BEFORE {op} ON "{table}" BEGIN '
+            f'CREATE TRIGGER "{name}" BEFORE {op} ON "{table}" {when}BEGIN '
             f"SELECT RAISE(ABORT, 'ombud: {op} on {table} is refused: rows of this table are "
             "append-only'); END"
         )
@@ -77,12 +106,15 @@ def trigger_names(vendor: str, table: str) -> set[str]:
 class AppendOnlyTriggers(migrations.RunPython):
     """Migration operation: make the named models' tables refuse UPDATE, DELETE and TRUNCATE."""
 
-    def __init__(self, *model_labels: str) -> None:
+    def __init__(self, *model_labels: str, keep_days: int | None = None) -> None:
+        # keep_days: rows may be deleted once their `at` is that many days old, never sooner.
         self.model_labels = model_labels
+        self.keep_days = keep_days
         super().__init__(self._install, self._remove, elidable=False)
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        return ("audits.triggers.AppendOnlyTriggers", list(self.model_labels), {})
+        kwargs = {} if self.keep_days is None else {"keep_days": self.keep_days}
+        return ("audits.triggers.AppendOnlyTriggers", list(self.model_labels), kwargs)
 
     def describe(self) -> str:
         return "Install append-only triggers on " + ", ".join(self.model_labels)
@@ -93,7 +125,11 @@ class AppendOnlyTriggers(migrations.RunPython):
     def _install(self, apps: Any, schema_editor: Any) -> None:
         vendor = schema_editor.connection.vendor
         for table in self._tables(apps):
-            statements = _pg_sql(table) if vendor == "postgresql" else _sqlite_sql(table)
+            statements = (
+                _pg_sql(table, self.keep_days)
+                if vendor == "postgresql"
+                else _sqlite_sql(table, self.keep_days)
+            )
             for statement in statements:
                 # Empty params make every driver read "%%" as a literal "%".
                 schema_editor.execute(statement, params=())

@@ -198,6 +198,14 @@ OMBUD_LEDGER_SIGNING_KEY_FILE = os.environ.get(
 )
 OMBUD_LEDGER_PUBLIC_KEYS = _env_list("OMBUD_LEDGER_PUBLIC_KEYS")
 
+# Key-encryption keys (KEKs) that wrap each data subject's own data key (see privacy/keys.py).
+# OMBUD_KEKS lists them inline as "id:base64-32-bytes" pairs separated by commas, newest last;
+# OMBUD_KEKS_FILE names a file with one "id base64" pair per line instead. New data keys and
+# `manage.py rotate_keys` use the newest; older ones stay listed until nothing uses them.
+# With DEBUG on and neither set, one is made in var/keks (never in production).
+OMBUD_KEKS = os.environ.get("OMBUD_KEKS", "")
+OMBUD_KEKS_FILE = os.environ.get("OMBUD_KEKS_FILE", str(BASE_DIR / "var" / "keks") if DEBUG else "")
+
 # `manage.py flush` empties append-only tables only where this is on (the test suite's own
 # databases); anywhere else Ombud refuses it, as the record must not be wiped.
 OMBUD_ALLOW_FLUSH = _env_bool("OMBUD_ALLOW_FLUSH", False)

@@ -176,6 +176,31 @@ def can_link_subject_accounts(user: Any) -> bool:
     return roles_of(user).has(Role.PRIVACY_OFFICER)
 
 
+def can_read_access_log(user: Any) -> bool:
+    """Allow compliance officers to read who decrypted which personal data, and why."""
+    return roles_of(user).has(Role.COMPLIANCE_OFFICER)
+
+
+def can_manage_legal_holds(user: Any) -> bool:
+    """Allow privacy and compliance officers to place, release and list legal holds."""
+    return roles_of(user).has(Role.PRIVACY_OFFICER, Role.COMPLIANCE_OFFICER)
+
+
+def can_handle_privacy_requests(user: Any) -> bool:
+    """Allow privacy officers to record, verify, complete and refuse people's requests."""
+    return roles_of(user).has(Role.PRIVACY_OFFICER)
+
+
+def can_make_privacy_request(user: Any) -> bool:
+    """Allow a complainant to ask for a copy of their data or its deletion."""
+    return roles_of(user).has(Role.COMPLAINANT)
+
+
+def can_manage_retention(user: Any) -> bool:
+    """Allow privacy officers to set retention rules and read their runs."""
+    return roles_of(user).has(Role.PRIVACY_OFFICER)
+
+
 def can_manage_roles(user: Any) -> bool:
     """Allow admins to grant and revoke roles."""
     return roles_of(user).has(Role.ADMIN)
@@ -277,6 +302,43 @@ def can_see_staff_identity(user: Any, complaint: Complaint) -> bool:
     if roles_of(user).has(Role.COMPLIANCE_OFFICER):
         return True
     return complaint.department_id in _staff_departments(user)
+
+
+def can_read_subject_data(
+    user: Any,
+    subject: Any,
+    *,
+    complaint: Complaint | None = None,
+    appeal: Appeal | None = None,
+) -> bool:
+    """May `user` decrypt `subject`'s personal data, in the context given?
+
+    A person reads their own; privacy officers read anyone's (they answer people's requests);
+    otherwise the complaint or appeal the data belongs to decides: its complainant's data for
+    those who may see that complaint's personal data, the affected holder's handle for its
+    department and compliance, an appeal statement as `can_read_appeal_statement` says.
+    Supervisors never: they see pseudonyms only.
+    """
+    rs = roles_of(user)
+    if not rs.roles:
+        return False
+    if subject.user_id is not None and subject.user_id == user.pk:
+        return True
+    if rs.has(Role.PRIVACY_OFFICER):
+        return True
+    if appeal is not None:
+        return appeal.appellant_id == subject.pk and can_read_appeal_statement(user, appeal)
+    if complaint is not None:
+        if complaint.complainant_id == subject.pk:
+            return can_see_personal_data(user, complaint)
+        if complaint.affected_subject_id == subject.pk:
+            return rs.has(Role.COMPLIANCE_OFFICER) or can_handle_complaint(user, complaint)
+    return False
+
+
+def can_read_held_data(user: Any) -> bool:
+    """Under a legal hold data is only stored: the officers who manage holds alone may read it."""
+    return can_manage_legal_holds(user)
 
 
 # --- querysets -------------------------------------------------------------------------------

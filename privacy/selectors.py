@@ -6,22 +6,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from .models import DataSubject, PersonalNote
-
-
-def note_text(note: PersonalNote | None) -> str | None:
-    """Return the text of `note`; callers have already checked the reader may see it."""
-    return None if note is None else note.text
-
-
-def subject_contact(subject: DataSubject) -> dict[str, str]:
-    """Return the contact details of `subject`; callers have already checked the reader."""
-    return {
-        "full_name": subject.full_name,
-        "email": subject.email,
-        "phone": subject.phone,
-        "account_handle": subject.account_handle,
-    }
+from .models import DataSubject
 
 
 def subject_get(*, user: Any, pseudonym: str) -> DataSubject:

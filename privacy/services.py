@@ -6,13 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audits.choices import EventType
 from audits.services import ledger_append
 
+from . import keys, vault
 from .choices import NoteKind, SubjectKind
-from .models import DataSubject, PersonalNote
+from .models import DataKey, DataSubject, PersonalNote
 from .pseudonyms import actor_ref
 
 
@@ -26,19 +28,31 @@ def subject_create(
     email: str = "",
     phone: str = "",
     account_handle: str = "",
+    ip_address: str = "",
     now: datetime | None = None,
 ) -> DataSubject:
-    """Record a data subject; the ledger gets only the pseudonym, never the data."""
-    subject = DataSubject(
-        kind=kind,
-        user=user,
-        full_name=full_name.strip(),
-        email=email.strip().lower(),
-        phone=phone.strip(),
-        account_handle=account_handle.strip(),
-    )
+    """Record a data subject with a data key of their own; their fields are stored encrypted.
+
+    The ledger gets only the pseudonym, never the data. Email and phone are also indexed by a
+    keyed hash, so a privacy officer can find the person by an exact match.
+    """
+    values = {
+        "full_name": full_name,
+        "email": email.strip().lower(),
+        "phone": phone,
+        "account_handle": account_handle,
+        "ip_address": ip_address,
+    }
+    subject = DataSubject(kind=kind, user=user)
+    data_key = keys.new_data_key()
+    vault.seal_subject_fields(subject, data_key, values)
     subject._history_user = actor if actor is not None and actor.is_authenticated else None  # type: ignore[attr-defined]
     subject.save()
+    kek_id, wrapped = keys.wrap(data_key, subject.pseudonym)
+    DataKey.objects.create(
+        subject=subject, kek_id=kek_id, wrapped=wrapped, created_at=now or timezone.now()
+    )
+    vault.lookups_set(subject, values)
     ledger_append(
         event_type=EventType.SUBJECT_CREATED,
         object_ref=f"subject:{subject.pseudonym}",
@@ -50,13 +64,20 @@ def subject_create(
 
 
 def subject_for_user(*, user: Any, kind: SubjectKind) -> DataSubject | None:
-    """Return the existing data subject of this kind linked to `user`, if any."""
-    return DataSubject.objects.filter(user=user, kind=kind).order_by("pk").first()
+    """Return the live data subject of this kind linked to `user`, if any (never an erased one:
+    a person whose old data has been erased starts afresh)."""
+    return (
+        DataSubject.objects.filter(user=user, kind=kind, data_key__wrapped__isnull=False)
+        .order_by("pk")
+        .first()
+    )
 
 
 def note_create(*, subject: DataSubject, kind: NoteKind, text: str) -> PersonalNote:
-    """Store a piece of free text about `subject`; call inside the owning write's transaction."""
-    note = PersonalNote(subject=subject, kind=kind, text=text)
+    """Store a piece of free text about `subject`, encrypted under their key; call inside the
+    owning write's transaction (409 if the subject's data has been erased)."""
+    note = PersonalNote(subject=subject, kind=kind)
+    vault.seal_note(note, vault.key_for_writing(subject), text)
     note.save()
     return note
 

@@ -226,3 +226,33 @@ def flow_at(status: str, **kwargs: Any) -> Flow:
 
 def future(days: int = 30) -> date:
     return timezone.localdate() + timedelta(days=days)
+
+
+# --- reading ciphertext in tests ----------------------------------------------------------------
+# Tests check what was stored without going through the vault, whose reads are logged.
+
+
+def _data_key(subject: Any) -> bytes:
+    from privacy import keys
+    from privacy.models import DataKey
+
+    key = DataKey.objects.get(subject_id=subject.pk)
+    assert key.wrapped is not None, f"{subject.pseudonym} has been erased"
+    return keys.unwrap(key.kek_id, bytes(key.wrapped), subject.pseudonym)
+
+
+def plain_note(note: Any) -> str:
+    """Return a personal note's text, decrypted directly (no access-log entry)."""
+    from privacy import keys
+
+    return keys.decrypt(_data_key(note.subject), note.record, "text", bytes(note.text_ct))
+
+
+def plain_field(subject: Any, name: str) -> str:
+    """Return one personal field of a subject, decrypted directly ("" where none was given)."""
+    from privacy import keys
+
+    blob = getattr(subject, f"{name}_ct")
+    return (
+        "" if blob is None else keys.decrypt(_data_key(subject), subject.record, name, bytes(blob))
+    )

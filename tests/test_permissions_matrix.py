@@ -401,10 +401,14 @@ ENDPOINTS: dict[str, Endpoint] = {
 def _personal_data(f: Flow) -> list[str]:
     """The personal data the cell's records hold; no refusal may echo any of it."""
     subject = f.complaint.complainant
-    texts = [f.complaint.description.text, subject.email, subject.full_name]
+    texts = [
+        factories.plain_note(f.complaint.description),
+        factories.plain_field(subject, "email"),
+        factories.plain_field(subject, "full_name"),
+    ]
     appeal = f.complaint.appeals.first()
     if appeal is not None:
-        texts.append(appeal.statement.text)
+        texts.append(factories.plain_note(appeal.statement))
     return [t for t in texts if t]
 
 

@@ -34,6 +34,9 @@ from governance.models import (
     Rating,
     SlaBreach,
 )
+from privacy import vault
+from privacy.choices import AccessPurpose
+from privacy.models import AccessLogEntry
 from tests import factories
 
 APPEND_ONLY_LABELS = {
@@ -45,6 +48,7 @@ APPEND_ONLY_LABELS = {
     "governance.Decision",
     "governance.Rating",
     "governance.SlaBreach",
+    "privacy.AccessLogEntry",
 }
 
 
@@ -68,6 +72,7 @@ TAMPERS = [
     Tamper(Decision, "reasons", "Rewritten afterwards"),
     Tamper(Rating, "score", 1),
     Tamper(SlaBreach, "detected_at", None),  # None: a datetime chosen at run time
+    Tamper(AccessLogEntry, "purpose", "export"),
 ]
 IDS = [t.model._meta.label for t in TAMPERS]
 
@@ -121,7 +126,12 @@ def rows() -> dict[type[models.Model], models.Model]:
     assert list(breach.escalated_to.all()) == [lead]
     entry = LedgerEntry.objects.order_by("-seq").first()
     assert entry is not None
+    vault.reveal_note(
+        lead, complaint.description, purpose=AccessPurpose.CASE_HANDLING, complaint=complaint
+    )
+    read = AccessLogEntry.objects.get()
     return {
+        AccessLogEntry: read,
         LedgerEntry: entry,
         PolicyClause: clause,
         ComplaintTransition: transition,

@@ -19,8 +19,20 @@ from governance.choices import (
     Urgency,
 )
 from governance.models import Appeal, Category, Complaint, Decision, Department, PolicyClause
+from privacy import vault
+from privacy.choices import AccessPurpose
 from privacy.pseudonyms import actor_ref
-from privacy.selectors import note_text, subject_contact
+
+
+def _purpose(user: Any, complaint: Complaint) -> AccessPurpose:
+    """Say why `user` reads a complaint's personal data, for the access log."""
+    if complaint.complainant.user_id == user.pk or (
+        complaint.affected_subject is not None and complaint.affected_subject.user_id == user.pk
+    ):
+        return AccessPurpose.OWN_DATA
+    if policies.can_handle_complaint(user, complaint):
+        return AccessPurpose.CASE_HANDLING
+    return AccessPurpose.COMPLIANCE_AUDIT
 
 
 def _user(serializer: serializers.Serializer) -> Any:
@@ -90,6 +102,7 @@ class ComplaintContactOut(serializers.Serializer):
     email = serializers.CharField()
     phone = serializers.CharField()
     account_handle = serializers.CharField()
+    ip_address = serializers.CharField()
 
 
 class ComplaintOut(serializers.ModelSerializer):
@@ -104,6 +117,7 @@ class ComplaintOut(serializers.ModelSerializer):
     complainant_contact = serializers.SerializerMethodField()
     affected_subject = serializers.SerializerMethodField()
     description = serializers.SerializerMethodField()
+    personal_data = serializers.SerializerMethodField()
     assignee = serializers.SerializerMethodField()
 
     class Meta:
@@ -124,6 +138,7 @@ class ComplaintOut(serializers.ModelSerializer):
             "complainant_contact",
             "affected_subject",
             "description",
+            "personal_data",
             "assignee",
             "received_at",
             "acknowledged_at",
@@ -151,16 +166,43 @@ class ComplaintOut(serializers.ModelSerializer):
             return None
         return obj.affected_subject.pseudonym
 
+    def _revealed(self, obj: Complaint) -> tuple[vault.Revealed, vault.Revealed] | None:
+        """Decrypt the complainant's contact and the description once per complaint (each a
+        logged read), for readers who may see them; lists show neither (see the views)."""
+        user = _user(self)
+        if self.context.get("listing") or not policies.can_see_personal_data(user, obj):
+            return None
+        cache = self.context.setdefault("_revealed", {})
+        if obj.pk not in cache:
+            purpose = _purpose(user, obj)
+            cache[obj.pk] = (
+                vault.reveal_subject(user, obj.complainant, purpose=purpose, complaint=obj),
+                vault.reveal_note(user, obj.description, purpose=purpose, complaint=obj),
+            )
+        return cache[obj.pk]
+
     @extend_schema_field(ComplaintContactOut(allow_null=True))
     def get_complainant_contact(self, obj: Complaint) -> dict[str, str] | None:
-        if not policies.can_see_personal_data(_user(self), obj):
+        revealed = self._revealed(obj)
+        if revealed is None or not revealed[0].readable:
             return None
-        return subject_contact(obj.complainant)
+        return {name: revealed[0].values[name] for name in vault.CONTACT_FIELDS}
 
     def get_description(self, obj: Complaint) -> str | None:
-        if not policies.can_see_personal_data(_user(self), obj):
-            return None
-        return note_text(obj.description)
+        revealed = self._revealed(obj)
+        return revealed[1].get("text") if revealed is not None else None
+
+    @extend_schema_field(
+        serializers.ChoiceField(
+            choices=[vault.READ, vault.ERASED, vault.HELD],
+            allow_null=True,
+            help_text="read: shown; erased: the complainant's data was erased; held: a legal "
+            "hold keeps it stored only; null: not shown to you (or in lists).",
+        )
+    )
+    def get_personal_data(self, obj: Complaint) -> str | None:
+        revealed = self._revealed(obj)
+        return revealed[0].state if revealed is not None else None
 
     def get_assignee(self, obj: Complaint) -> str | None:
         if obj.assignee is None:
@@ -364,9 +406,11 @@ class AppealOut(serializers.ModelSerializer):
         ]
 
     def get_statement(self, obj: Appeal) -> str | None:
-        if policies.can_read_appeal_statement(_user(self), obj):
-            return note_text(obj.statement)
-        return None
+        user = _user(self)
+        if self.context.get("listing") or not policies.can_read_appeal_statement(user, obj):
+            return None
+        purpose = _purpose(user, obj.complaint)
+        return vault.reveal_note(user, obj.statement, purpose=purpose, appeal=obj).get("text")
 
     def get_outcome_decision(self, obj: Appeal) -> int | None:
         decision = getattr(obj, "outcome_decision", None)

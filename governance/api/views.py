@@ -51,6 +51,11 @@ class ComplaintViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyV
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.complaint_list(user=self.request.user)
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        # Lists carry no personal data: reading it is one logged decryption per complaint,
+        # and a queue does not need it. The detail view shows it to those who may see it.
+        return {**super().get_serializer_context(), "listing": self.action == "list"}
+
     def get_object(self):  # type: ignore[no-untyped-def]
         return selectors.complaint_get(user=self.request.user, reference=self.kwargs["reference"])
 
@@ -201,6 +206,10 @@ class AppealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyView
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.appeal_list(user=self.request.user)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        # As for complaints: statements are read one at a time, each read logged.
+        return {**super().get_serializer_context(), "listing": self.action == "list"}
 
     def get_object(self):  # type: ignore[no-untyped-def]
         return selectors.appeal_get(user=self.request.user, pk=self.kwargs["pk"])

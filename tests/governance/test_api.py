@@ -56,6 +56,7 @@ COMPLAINT_FIELDS = {
     "complainant_contact",
     "affected_subject",
     "description",
+    "personal_data",
     "assignee",
     "received_at",
     "acknowledged_at",
@@ -152,7 +153,14 @@ def test_complaint_detail_shape(as_user: Callable[[Any], APIClient]) -> None:
     assert body["category"] == "harassment"
     assert body["department"] == "moderation"
     assert body["complainant"].startswith("S-")  # the data subject's pseudonym
-    assert set(body["complainant_contact"]) == {"full_name", "email", "phone", "account_handle"}
+    assert set(body["complainant_contact"]) == {
+        "full_name",
+        "email",
+        "phone",
+        "account_handle",
+        "ip_address",
+    }
+    assert body["personal_data"] == "read"
 
 
 def test_complaint_list_shape(as_user: Callable[[Any], APIClient]) -> None:
@@ -164,7 +172,14 @@ def test_complaint_list_shape(as_user: Callable[[Any], APIClient]) -> None:
     body = response.json()
     assert set(body) == {"next", "previous", "results"}
     assert [row["reference"] for row in body["results"]] == [f.complaint.reference]
-    assert set(body["results"][0]) == COMPLAINT_FIELDS
+    row = body["results"][0]
+    assert set(row) == COMPLAINT_FIELDS
+    # Lists carry no personal data (each read would be a logged decryption); the detail does.
+    assert (row["description"], row["complainant_contact"], row["personal_data"]) == (
+        None,
+        None,
+        None,
+    )
 
 
 def test_decision_detail_shape(as_user: Callable[[Any], APIClient]) -> None:
@@ -256,6 +271,7 @@ def test_complainant_sees_own_description_and_contact(as_user: Callable[[Any], A
         "email": f.complainant.email,
         "phone": "",
         "account_handle": "",
+        "ip_address": "",
     }
 
 
