@@ -1,0 +1,50 @@
+"""Erasure by key destruction (crypto-shredding), shared by deletion requests and retention.
+
+Destroying a subject's wrapped data key makes every ciphertext of theirs unreadable at once:
+live rows, history rows and backups alike, without touching any row the ledger commits to.
+The lookup index goes too, so an erased person cannot be recognised by their email or phone.
+Callers append the ledger event, with pseudonyms and counts only, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import connection
+
+from .choices import ErasureCause
+from .models import DataKey, DataSubject, SubjectLookup
+from .vault import held_subject_ids
+
+
+def subjects_erase(
+    *, subject_ids: Iterable[int], cause: ErasureCause, now: datetime
+) -> tuple[list[str], list[str]]:
+    """Destroy the data keys of the given subjects, except those a legal hold covers.
+
+    Runs inside the caller's transaction. Each key is destroyed once: keys already destroyed
+    (by an earlier or a concurrent call) are left alone and not reported again. Returns the
+    pseudonyms erased now and the pseudonyms held back by a legal hold.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("subjects_erase must run inside the caller's transaction")
+    ids = sorted(set(subject_ids))
+    held = held_subject_ids(ids)
+    wanted = [i for i in ids if i not in held]
+    # Lock the live keys in id order, so two erasers never wait on each other crosswise.
+    live = list(
+        DataKey.objects.select_for_update()
+        .filter(subject_id__in=wanted, wrapped__isnull=False)
+        .order_by("subject_id")
+        .values_list("subject_id", flat=True)
+    )
+    if live:
+        DataKey.objects.filter(subject_id__in=live).update(
+            wrapped=None, destroyed_at=now, destroyed_for=cause
+        )
+        SubjectLookup.objects.filter(subject_id__in=live).delete()
+    pseudonyms = dict(
+        DataSubject.objects.filter(pk__in=[*live, *held]).values_list("pk", "pseudonym")
+    )
+    return [pseudonyms[i] for i in live], [pseudonyms[i] for i in sorted(held)]
