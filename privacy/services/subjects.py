@@ -12,10 +12,10 @@ from django.utils.translation import gettext as _
 from audits.choices import EventType
 from audits.services import ledger_append
 
-from . import keys, vault
-from .choices import NoteKind, SubjectKind
-from .models import DataKey, DataSubject, PersonalNote
-from .pseudonyms import actor_ref
+from privacy import keys, vault
+from privacy.choices import NoteKind, SubjectKind
+from privacy.models import DataKey, DataSubject, PersonalNote
+from privacy.pseudonyms import actor_ref
 
 
 @transaction.atomic
