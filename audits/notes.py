@@ -168,3 +168,48 @@ def verify_checkpoint(note: str, keys: list[VerifierKey]) -> tuple[Checkpoint, V
                 continue
             return checkpoint, key
     raise NoteError("no signature on this checkpoint verifies with a known key")
+
+
+# --- any text ------------------------------------------------------------------------------------
+
+
+def sign_note(text: str, name: str, private_key: Ed25519PrivateKey) -> str:
+    """Return `text` as a signed note, signed by `private_key` under `name`.
+
+    The text is one or more non-empty lines, each ending in a newline; a blank line would be
+    taken for the start of the signatures.
+    """
+    if not text.endswith("\n") or "\n\n" in text or text.startswith("\n"):
+        raise NoteError("a note's text is non-empty lines, each ending in a newline")
+    signature = private_key.sign(text.encode())
+    kid = key_id(name, public_bytes(private_key.public_key()))
+    blob = base64.b64encode(kid + signature).decode()
+    return f"{text}\n{SIGNATURE_PREFIX}{name} {blob}\n"
+
+
+def verify_note(note: str, keys: list[VerifierKey]) -> tuple[str, VerifierKey]:
+    """Return a signed note's text and the key that signed it; raise NoteError unless one of
+    `keys` verifies a signature on it. The text is not interpreted: callers parse it."""
+    text, sep, signatures = note.partition("\n\n")
+    if not sep or not signatures.endswith("\n") or not text:
+        raise NoteError("a signed note is a text, a blank line and signature lines")
+    text += "\n"
+    for line in signatures[:-1].split("\n"):
+        if not line.startswith(SIGNATURE_PREFIX):
+            raise NoteError(f"not a signature line: {line!r}")
+        try:
+            name, blob = line[len(SIGNATURE_PREFIX) :].rsplit(" ", 1)
+            raw = b64decode_canonical(blob)
+        except ValueError as exc:
+            raise NoteError(f"malformed signature line: {line!r}") from exc
+        if len(raw) != 4 + 64:
+            raise NoteError("an Ed25519 signature line holds a 4-byte id and 64 bytes")
+        for key in keys:
+            if key.name != name or key.id != raw[:4]:
+                continue
+            try:
+                Ed25519PublicKey.from_public_bytes(key.public_key).verify(raw[4:], text.encode())
+            except InvalidSignature:
+                continue
+            return text, key
+    raise NoteError("no signature on this note verifies with a known key")

@@ -230,6 +230,11 @@ OMBUD_DEADLINES = {
 # An appeal may be filed within this many calendar months of the decision (DSA Art. 20(1)).
 OMBUD_APPEAL_WINDOW_MONTHS = 6
 
+# A person's request to delete, or to receive a copy of, their data is due this long after it
+# is received: (amount, unit), unit as in OMBUD_DEADLINES. Overdue requests are escalated to
+# the privacy officers by `manage.py sla_escalate`, as missed complaint deadlines are.
+OMBUD_PRIVACY_REQUEST_DUE = (15, "working_days")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

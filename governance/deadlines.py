@@ -49,6 +49,23 @@ def decision_target(priority: str) -> Target:
     return _target(_config()["decide"][Priority(priority)])
 
 
+def privacy_request_target() -> Target:
+    """Return the configured time to answer a person's deletion or access request."""
+    return _target(settings.OMBUD_PRIVACY_REQUEST_DUE)
+
+
+def holidays_from(start: datetime) -> list[date]:
+    """Return the holidays that can fall inside a deadline starting at `start` (120 days on)."""
+    from .models import Holiday
+
+    first = start.date() - timedelta(days=1)
+    return list(
+        Holiday.objects.filter(date__gte=first, date__lte=first + timedelta(days=120)).values_list(
+            "date", flat=True
+        )
+    )
+
+
 def add_working_days(
     start: datetime, days: int, holidays: Iterable[date], tz: ZoneInfo
 ) -> datetime:

@@ -196,6 +196,12 @@ def can_make_privacy_request(user: Any) -> bool:
     return roles_of(user).has(Role.COMPLAINANT)
 
 
+def can_use_privacy_requests(user: Any) -> bool:
+    """Allow the people who make requests and the officers who handle them to list and open
+    requests (which ones, `PrivacyRequest.objects.visible_to` decides)."""
+    return can_make_privacy_request(user) or can_handle_privacy_requests(user)
+
+
 def can_manage_retention(user: Any) -> bool:
     """Allow privacy officers to set retention rules and read their runs."""
     return roles_of(user).has(Role.PRIVACY_OFFICER)

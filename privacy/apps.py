@@ -6,3 +6,6 @@ class PrivacyConfig(AppConfig):
     name = "privacy"
     verbose_name = _("Privacy")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the system checks

@@ -47,6 +47,14 @@ class LegalHoldQuerySet(models.QuerySet):
         return self if policies.can_manage_legal_holds(user) else self.none()
 
 
+class RetentionQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> RetentionQuerySet:
+        """Return retention rules and runs to privacy officers, who set the rules."""
+        from governance import policies
+
+        return self if policies.can_manage_retention(user) else self.none()
+
+
 class PrivacyRequestQuerySet(models.QuerySet):
     def visible_to(self, user: Any) -> PrivacyRequestQuerySet:
         """Privacy officers see every request; a person sees the ones they made themselves."""
@@ -237,6 +245,7 @@ class RetentionRule(models.Model):
     legal_basis = models.TextField()
     updated_at = models.DateTimeField()
 
+    objects = RetentionQuerySet.as_manager()
     history = HistoricalRecords()
 
     class Meta:
@@ -270,6 +279,8 @@ class RetentionRun(models.Model):
     access_log_removed = models.PositiveIntegerField(default=0)
     held_back = models.PositiveIntegerField(default=0)
     ledger_seqs = models.JSONField(default=list)
+
+    objects = RetentionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("retention run")

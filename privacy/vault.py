@@ -51,8 +51,13 @@ class Revealed:
 
 
 def key_for_writing(subject: DataSubject) -> bytes:
-    """Return `subject`'s data key to seal new values (409 once it has been destroyed)."""
-    key = DataKey.objects.filter(subject_id=subject.pk).first()
+    """Return `subject`'s data key to seal new values (409 once it has been destroyed).
+
+    The key row stays locked until the caller's transaction ends, so an erasure (a deletion
+    request, a retention run) cannot destroy it between this read and the new value's write:
+    the eraser waits, or skips this subject until its next run.
+    """
+    key = DataKey.objects.select_for_update().filter(subject_id=subject.pk).first()
     if key is None or key.wrapped is None:
         raise Conflict(
             _("The personal data of %s has been erased; nothing more is stored about them.")

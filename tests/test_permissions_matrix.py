@@ -31,10 +31,15 @@ from rest_framework.test import APIClient
 from audits.api.urls import router as ledger_router
 from audits.models import Checkpoint
 from audits.services import ledger_seal
+from governance import policies
 from governance.api.urls import router as governance_router
 from governance.choices import ComplaintStatus, Role
 from governance.models import Appeal
+from privacy import services as privacy_services
+from privacy import vault
 from privacy.api.urls import router as privacy_router
+from privacy.choices import AccessPurpose
+from privacy.models import AccessLogEntry, LegalHold, PrivacyRequest, RetentionRule, RetentionRun
 from tests import factories
 from tests.factories import Flow
 
@@ -103,8 +108,38 @@ _TABLE: dict[str, tuple[Expect, ...]] = {
     "category.list":          (ANON, DENY, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK),
     "category.retrieve":      (ANON, DENY, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK),
     # Data subjects, under /api/v1/privacy/: only privacy officers, who verify identities.
+    "subject.list":           (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
     "subject.retrieve":       (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
     "subject.link_account":   (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
+    # Who decrypted which personal data: compliance officers alone read the access log.
+    "access-log.list":        (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY, DENY, DENY),
+    # People's requests about their own data: a complainant files and follows their own, a
+    # privacy officer records (received elsewhere), verifies, completes and refuses any. The
+    # receipt's cell uses another person's completed request, as completing the owner's would
+    # erase the data this test checks no refusal leaks; the erasure also closes the requester's
+    # account, so the receipt reaches them by e-mail (tests/privacy/test_requests_api.py).
+    "privacy-request.list":     (ANON, DENY, OK,   NONE, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
+    "privacy-request.create":   (ANON, DENY, NEW,  NEW,  DENY, DENY, DENY, DENY, DENY, NEW,  DENY),
+    "privacy-request.retrieve": (ANON, DENY, OK,   HIDE, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
+    "privacy-request.verify":   (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
+    "privacy-request.complete": (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
+    "privacy-request.refuse":   (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
+    "privacy-request.receipt":  (ANON, DENY, HIDE, HIDE, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
+    # A complainant's own copy of their data (privacy officers answer access requests instead).
+    "my-data.list":             (ANON, DENY, OK,   OK,   DENY, DENY, DENY, DENY, DENY, DENY, DENY),
+    # Legal holds: placed, read and released by privacy and compliance officers.
+    "legal-hold.list":        (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY, OK,   DENY),
+    "legal-hold.create":      (ANON, DENY, DENY, DENY, DENY, DENY, DENY, NEW,  DENY, NEW,  DENY),
+    "legal-hold.retrieve":    (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY, OK,   DENY),
+    "legal-hold.release":     (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY, OK,   DENY),
+    # Retention rules and the runs of enforce_retention: privacy officers alone.
+    "retention-rule.list":    (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
+    "retention-rule.create":  (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, NEW,  DENY),
+    "retention-rule.retrieve": (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
+    "retention-rule.update":  (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
+    "retention-rule.partial_update":
+                              (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
+    "retention-run.list":     (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY),
     # The ledger, under /api/v1/ledger/, and a complaint's evidence bundle: compliance officers
     # and supervisors (it holds pseudonyms, references and hashes only).
     "complaint.evidence":     (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
@@ -184,6 +219,69 @@ def _reported_holder() -> Flow:
 def _subject_url(f: Flow, action: str = "") -> str:
     suffix = f"{action}/" if action else ""
     return f"/api/v1/privacy/subjects/{f.complaint.affected_subject.pseudonym}/{suffix}"
+
+
+def _read_once() -> Flow:
+    """A complaint whose description its handler has read once (one access-log entry)."""
+    f = factories.flow_at(S.RECEIVED)
+    vault.reveal_note(
+        f.handler,
+        f.complaint.description,
+        purpose=AccessPurpose.CASE_HANDLING,
+        complaint=f.complaint,
+    )
+    return f
+
+
+def _privacy_request(status: str, *, of_owner: bool = True) -> Callable[[], Flow]:
+    """A deletion request by the cell's complainant (or another person), brought to `status`."""
+
+    def setup() -> Flow:
+        f = factories.flow_at(S.RECEIVED)
+        requester = f.complainant if of_owner else factories.user_with_role(Role.COMPLAINANT)
+        officer = factories.user_with_role(Role.PRIVACY_OFFICER)
+        request, _new = privacy_services.privacy_request_file(actor=requester, kind="deletion")
+        if status != "received":
+            privacy_services.privacy_request_verify_identity(actor=officer, request=request)
+        if status == "completed":
+            privacy_services.privacy_request_complete(actor=officer, request=request)
+        return f
+
+    return setup
+
+
+def _request_url(action: str = "") -> Callable[[Flow], str]:
+    suffix = f"{action}/" if action else ""
+    return lambda f: f"/api/v1/privacy/requests/{PrivacyRequest.objects.get().reference}/{suffix}"
+
+
+def _held() -> Flow:
+    """A complaint under a legal hold placed by a compliance officer."""
+    f = factories.flow_at(S.RECEIVED)
+    privacy_services.legal_hold_place(
+        actor=factories.user_with_role(Role.COMPLIANCE_OFFICER),
+        complaint=f.complaint,
+        reason="Court order",
+        review_on=factories.future(),
+    )
+    return f
+
+
+def _hold_url(action: str = "") -> Callable[[Flow], str]:
+    suffix = f"{action}/" if action else ""
+    return lambda f: f"/api/v1/privacy/legal-holds/{LegalHold.objects.get().pk}/{suffix}"
+
+
+def _rule_url(f: Flow) -> str:
+    rule = RetentionRule.objects.get(record_class="complainant_data", category=None)
+    return f"/api/v1/privacy/retention-rules/{rule.pk}/"
+
+
+def _retention_run() -> Flow:
+    """One run of enforce_retention (on the real clock, so it erases nothing)."""
+    f = factories.flow_at(S.RECEIVED)
+    privacy_services.retention_enforce()
+    return f
 
 
 def _sealed() -> Flow:
@@ -364,7 +462,114 @@ ENDPOINTS: dict[str, Endpoint] = {
     "category.retrieve": Endpoint(
         "get", lambda f: "/api/v1/categories/harassment/", _at(S.RECEIVED)
     ),
+    "subject.list": Endpoint(
+        "get",
+        lambda f: f"/api/v1/privacy/subjects/?email={f.complainant.email}",
+        _reported_holder,
+        listed=lambda f: ("pseudonym", f.complaint.complainant.pseudonym),
+    ),
     "subject.retrieve": Endpoint("get", _subject_url, _reported_holder),
+    "access-log.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/privacy/access-log/",
+        _read_once,
+        listed=lambda f: ("id", AccessLogEntry.objects.get().pk),
+    ),
+    "privacy-request.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/privacy/requests/",
+        _privacy_request("received"),
+        listed=lambda f: ("reference", PrivacyRequest.objects.get().reference),
+    ),
+    "privacy-request.create": Endpoint(
+        "post",
+        lambda f: "/api/v1/privacy/requests/",
+        _at(S.RECEIVED),
+        # A complainant asks for themselves; a privacy officer names the person by contact.
+        body=lambda f, u: (
+            {"kind": "access", "email": "someone@example.test"}
+            if policies.can_handle_privacy_requests(u)
+            else {"kind": "access"}
+        ),
+    ),
+    "privacy-request.retrieve": Endpoint("get", _request_url(), _privacy_request("received")),
+    "privacy-request.verify": Endpoint(
+        "post", _request_url("verify"), _privacy_request("received")
+    ),
+    "privacy-request.complete": Endpoint(
+        "post", _request_url("complete"), _privacy_request("identity_verified")
+    ),
+    "privacy-request.refuse": Endpoint(
+        "post",
+        _request_url("refuse"),
+        _privacy_request("received"),
+        body=lambda f, u: {
+            "reason": "The person could not prove who they are.",
+            "legal_basis": "PIPL Art. 50 (identity not verified)",
+        },
+    ),
+    "privacy-request.receipt": Endpoint(
+        "get", _request_url("receipt"), _privacy_request("completed", of_owner=False)
+    ),
+    "my-data.list": Endpoint("get", lambda f: "/api/v1/privacy/my-data/", _at(S.RECEIVED)),
+    "legal-hold.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/privacy/legal-holds/",
+        _held,
+        listed=lambda f: ("id", LegalHold.objects.get().pk),
+    ),
+    "legal-hold.create": Endpoint(
+        "post",
+        lambda f: "/api/v1/privacy/legal-holds/",
+        _at(S.RECEIVED),
+        body=lambda f, u: {
+            "complaint": f.complaint.reference,
+            "reason": "Preserved for a court case.",
+            "review_on": "2099-01-31",
+        },
+    ),
+    "legal-hold.retrieve": Endpoint("get", _hold_url(), _held),
+    "legal-hold.release": Endpoint(
+        "post", _hold_url("release"), _held, body=lambda f, u: {"reason": "The case settled."}
+    ),
+    "retention-rule.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/privacy/retention-rules/",
+        _at(S.RECEIVED),
+        listed=lambda f: ("record_class", "complainant_data"),
+    ),
+    "retention-rule.create": Endpoint(
+        "post",
+        lambda f: "/api/v1/privacy/retention-rules/",
+        _at(S.RECEIVED),
+        body=lambda f, u: {
+            "record_class": "complainant_data",
+            "category": "harassment",
+            "period_days": 730,
+            "counted_from": "complaint_closed",
+            "legal_basis": "PIPL Art. 19",
+        },
+    ),
+    "retention-rule.retrieve": Endpoint("get", _rule_url, _at(S.RECEIVED)),
+    "retention-rule.update": Endpoint(
+        "put",
+        _rule_url,
+        _at(S.RECEIVED),
+        body=lambda f, u: {
+            "period_days": 1200,
+            "counted_from": "complaint_closed",
+            "legal_basis": "PIPL Art. 19",
+        },
+    ),
+    "retention-rule.partial_update": Endpoint(
+        "patch", _rule_url, _at(S.RECEIVED), body=lambda f, u: {"period_days": 1200}
+    ),
+    "retention-run.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/privacy/retention-runs/",
+        _retention_run,
+        listed=lambda f: ("id", RetentionRun.objects.get().pk),
+    ),
     "complaint.evidence": Endpoint("get", lambda f: _complaint_url(f, "evidence"), _sealed),
     "checkpoint.list": Endpoint(
         "get",

@@ -66,7 +66,10 @@ class ComplaintViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyV
     @extend_schema(request=s.ComplaintFileIn, responses={201: s.ComplaintOut})
     def create(self, request: Request) -> Response:
         data = _validated(s.ComplaintFileIn, request)
-        complaint = services.complaint_file(actor=request.user, **data)
+        # The filer's address is personal data: the service stores it encrypted, with the
+        # complainant's other data (behind a proxy, configure it to set REMOTE_ADDR).
+        ip_address = request.META.get("REMOTE_ADDR", "")
+        complaint = services.complaint_file(actor=request.user, ip_address=ip_address, **data)
         return Response(s.ComplaintOut(complaint, context={"request": request}).data, status=201)
 
     @extend_schema(request=s.ReasonIn, responses=s.ComplaintOut)

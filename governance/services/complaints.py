@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -26,7 +26,6 @@ from governance.models import (
     Category,
     Complaint,
     Department,
-    Holiday,
     Rating,
     ReferenceCounter,
 )
@@ -50,12 +49,7 @@ MAX_DESCRIPTION = 10000
 
 
 def _holidays_from(start: datetime) -> list[date]:
-    first = start.date() - timedelta(days=1)
-    return list(
-        Holiday.objects.filter(date__gte=first, date__lte=first + timedelta(days=120)).values_list(
-            "date", flat=True
-        )
-    )
+    return deadlines.holidays_from(start)
 
 
 def priority_for(severity: str, urgency: str) -> str:
@@ -99,11 +93,16 @@ def complaint_file(
     complainant_name: str = "",
     complainant_email: str = "",
     complainant_phone: str = "",
+    ip_address: str = "",
     severity: str | None = None,
     urgency: str | None = None,
     now: datetime | None = None,
 ) -> Complaint:
-    """File a complaint: by the complainant, or by staff recording one received by phone or mail."""
+    """File a complaint: by the complainant, or by staff recording one received by phone or mail.
+
+    `ip_address` is the self-service filer's address, stored encrypted with their other data
+    when their data subject is first recorded; staff intake records none (it would be staff's).
+    """
     require(
         policies.can_file_complaint(actor),
         _("Only complainants, handlers and department leads can file complaints."),
@@ -163,6 +162,7 @@ def complaint_file(
             full_name=complainant_name or actor.get_full_name(),
             email=complainant_email or actor.email,
             phone=complainant_phone,
+            ip_address=ip_address,
             now=at,
         )
     affected = None

@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 
 from audits.choices import EventType
 from audits.services import ledger_append
-
 from privacy import keys, vault
 from privacy.choices import NoteKind, SubjectKind
 from privacy.models import DataKey, DataSubject, PersonalNote

@@ -27,6 +27,7 @@ from governance.models import (
     PolicyClause,
     RoleMembership,
 )
+from privacy import services as privacy_services
 from privacy.pseudonyms import actor_ref
 from tests import factories
 
@@ -391,6 +392,14 @@ def populated() -> None:
         reason="Test calendar",
     )
     Token.objects.create(user=closed.handler)
+    # A legal hold and a retention run (on the real clock, so it erases nothing).
+    privacy_services.legal_hold_place(
+        actor=factories.user_with_role(Role.COMPLIANCE_OFFICER),
+        complaint=closed.complaint,
+        reason="Court order",
+        review_on=factories.future(),
+    )
+    privacy_services.retention_enforce()
     # A checkpoint and a tile: with a tile width of 256 the log would need 256 entries, so the
     # tile is sealed from a narrower width (tests/audits/test_seal.py covers real widths).
     with pytest.MonkeyPatch.context() as patch:

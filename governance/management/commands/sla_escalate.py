@@ -5,13 +5,15 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from governance.services import sla_breaches_escalate
+from privacy.services import privacy_requests_escalate
 
 
 class Command(BaseCommand):
     help = (
         "Mark every newly missed acknowledgement, triage or decision deadline and escalate it to "
-        "the department's leads. Idempotent: a breach is recorded once however often this runs, "
-        "and two runs at once never record it twice."
+        "the department's leads, and every overdue privacy request to the privacy officers. "
+        "Idempotent: a breach is recorded once however often this runs, and two runs at once "
+        "never record it twice."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -22,3 +24,5 @@ class Command(BaseCommand):
         total = sum(counts.values())
         detail = ", ".join(f"{stage} {n}" for stage, n in counts.items())
         self.stdout.write(f"{total} new breach(es) escalated ({detail}).")
+        requests = privacy_requests_escalate()
+        self.stdout.write(f"{requests} overdue privacy request(s) escalated.")

@@ -1,0 +1,19 @@
+"""Query-string filters for the privacy lists."""
+
+import django_filters
+
+from .choices import AccessOutcome, AccessPurpose
+from .models import AccessLogEntry
+
+
+class AccessLogFilter(django_filters.FilterSet):
+    subject = django_filters.CharFilter(field_name="subject__pseudonym")
+    reader = django_filters.CharFilter(field_name="reader_ref")
+    purpose = django_filters.MultipleChoiceFilter(choices=AccessPurpose.choices)
+    outcome = django_filters.ChoiceFilter(choices=AccessOutcome.choices)
+    after = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    before = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+
+    class Meta:
+        model = AccessLogEntry
+        fields = ["subject", "reader", "purpose", "outcome"]
