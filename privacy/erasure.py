@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db import connection
 
 from .choices import ErasureCause
-from .models import DataKey, DataSubject, SubjectLookup
+from .models import DataKey, SubjectLookup
 from .vault import held_subject_ids
 
 
@@ -25,26 +25,26 @@ def subjects_erase(
 
     Runs inside the caller's transaction. Each key is destroyed once: keys already destroyed
     (by an earlier or a concurrent call) are left alone and not reported again. Returns the
-    pseudonyms erased now and the pseudonyms held back by a legal hold.
+    pseudonyms erased now and the pseudonyms (of live keys) held back by a legal hold.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("subjects_erase must run inside the caller's transaction")
     ids = sorted(set(subject_ids))
-    held = held_subject_ids(ids)
-    wanted = [i for i in ids if i not in held]
-    # Lock the live keys in id order, so two erasers never wait on each other crosswise.
-    live = list(
-        DataKey.objects.select_for_update()
-        .filter(subject_id__in=wanted, wrapped__isnull=False)
+    # Lock the live keys first, in id order (two erasers never wait on each other crosswise),
+    # and only then look for holds: a hold placed meanwhile locks the same keys
+    # (legal_hold_place), so it either committed before this lock and is seen here, or waits
+    # for this transaction and then finds the data erased.
+    locked = dict(
+        DataKey.objects.select_for_update(of=("self",))
+        .filter(subject_id__in=ids, wrapped__isnull=False)
         .order_by("subject_id")
-        .values_list("subject_id", flat=True)
+        .values_list("subject_id", "subject__pseudonym")
     )
+    held = held_subject_ids(locked)
+    live = [i for i in locked if i not in held]
     if live:
         DataKey.objects.filter(subject_id__in=live).update(
             wrapped=None, destroyed_at=now, destroyed_for=cause
         )
         SubjectLookup.objects.filter(subject_id__in=live).delete()
-    pseudonyms = dict(
-        DataSubject.objects.filter(pk__in=[*live, *held]).values_list("pk", "pseudonym")
-    )
-    return [pseudonyms[i] for i in live], [pseudonyms[i] for i in sorted(held)]
+    return [locked[i] for i in live], [locked[i] for i in sorted(held)]

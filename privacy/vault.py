@@ -118,12 +118,11 @@ def held_subject_ids(subject_ids: Iterable[int]) -> set[int]:
     from governance.models import Complaint
 
     ids = list(subject_ids)
-    if not ids:
+    active = LegalHold.objects.active()
+    if not ids or not active.exists():  # the usual case, and one cheap query
         return set()
-    held = set(
-        LegalHold.objects.active().filter(subject_id__in=ids).values_list("subject_id", flat=True)
-    )
-    held_complaints = LegalHold.objects.active().filter(complaint__isnull=False)
+    held = set(active.filter(subject_id__in=ids).values_list("subject_id", flat=True))
+    held_complaints = active.filter(complaint__isnull=False)
     for complainant_id, affected_id in Complaint.objects.filter(
         Q(complainant_id__in=ids) | Q(affected_subject_id__in=ids),
         pk__in=held_complaints.values("complaint_id"),

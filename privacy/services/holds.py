@@ -19,8 +19,7 @@ from audits.services import ledger_append
 from governance import policies
 from governance.errors import Conflict, PermissionDenied, ValidationFailed
 from governance.services.recording import at_or_now, sha256_hex, stamp_history
-from privacy import vault
-from privacy.models import DataSubject, LegalHold
+from privacy.models import DataKey, DataSubject, LegalHold
 from privacy.pseudonyms import actor_ref
 
 
@@ -65,7 +64,19 @@ def legal_hold_place(
         raise ValidationFailed(
             _("The legal hold was not placed; correct the fields named."), fields=errors
         )
-    if subject is not None and vault.is_erased(subject):
+    # Lock the keys the hold covers, as an erasure does before it looks for holds: an erasure
+    # under way finishes first (and the check below sees it), or waits and sees this hold.
+    covered = (
+        [subject.pk]
+        if subject is not None
+        else [i for i in (complaint.complainant_id, complaint.affected_subject_id) if i]
+    )
+    live = set(
+        DataKey.objects.select_for_update()
+        .filter(subject_id__in=covered, wrapped__isnull=False)
+        .values_list("subject_id", flat=True)
+    )
+    if subject is not None and subject.pk not in live:
         raise Conflict(
             _("The personal data of %s has already been erased; there is nothing left to hold.")
             % subject.pseudonym

@@ -174,6 +174,16 @@ def _covered_subjects(request: PrivacyRequest) -> list[DataSubject]:
     wanted = Q(pseudonym__in=list(request.subjects))
     if request.channel == RequestChannel.SELF_SERVICE and request.requester_id is not None:
         wanted |= Q(user_id=request.requester_id)
+        # Staff may have recorded the same person from a call or letter, unlinked to the
+        # account: the account's email finds those records by their lookup digest.
+        email = (
+            get_user_model()
+            .objects.filter(pk=request.requester_id)
+            .values_list("email", flat=True)
+            .first()
+        )
+        if email:
+            wanted |= Q(pk__in=[s.pk for s in vault.subjects_by_contact(email=email)])
     digests = Q(pk__in=[])
     for item in request.lookup_digests:
         digests |= Q(field=item["field"], digest=item["digest"])
@@ -526,9 +536,13 @@ def _send_receipt(recipients: list[str], reference: str, receipt: str) -> None:
             from_email=None,
             recipient_list=recipients,
         )
-    except OSError:
+    except OSError as exc:
         # The erasure stands either way; the officer can hand the receipt over from the API.
-        logger.exception("Could not e-mail the deletion receipt of %s", reference)
+        # No traceback and no exception text: a refused recipient's error quotes the address
+        # of the person just erased.
+        logger.error(
+            "Could not e-mail the deletion receipt of %s (%s)", reference, type(exc).__name__
+        )
 
 
 # --- the copy of a person's data -------------------------------------------------------------
@@ -809,9 +823,12 @@ def _notify_officers(recipients: list[str], reference: str, due: datetime) -> No
             from_email=None,
             recipient_list=recipients,
         )
-    except OSError:
-        # The escalation is recorded either way; a mail outage must not undo it.
-        logger.exception("Could not e-mail the privacy officers about %s", reference)
+    except OSError as exc:
+        # The escalation is recorded either way; a mail outage must not undo it. The error's
+        # text (it may quote addresses) stays out of the log.
+        logger.error(
+            "Could not e-mail the privacy officers about %s (%s)", reference, type(exc).__name__
+        )
 
 
 def privacy_requests_escalate(*, now: datetime | None = None) -> int:

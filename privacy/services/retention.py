@@ -21,8 +21,9 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -302,6 +303,30 @@ def _delete_access_log(ids: list[int]) -> int:
         return cursor.rowcount
 
 
+def _accounts_scrub(erased: list[str]) -> int:
+    """Blank the name and email of sign-in accounts left with no live data subject; return how
+    many. Django's auth_user is not encrypted, and filing copies those fields into the subject:
+    once the subject's data is erased, the account must not keep them in the clear. The account
+    itself stays (its owner may still sign in and file again); closing it is a deletion
+    request's job."""
+    user_ids = set(
+        DataSubject.objects.filter(pseudonym__in=erased, user__isnull=False).values_list(
+            "user_id", flat=True
+        )
+    )
+    if not user_ids:
+        return 0
+    still_live = DataSubject.objects.filter(
+        user_id__in=user_ids, data_key__wrapped__isnull=False
+    ).values_list("user_id", flat=True)
+    bare = user_ids - set(still_live)
+    return (
+        get_user_model()
+        .objects.filter(pk__in=sorted(bare))
+        .update(email="", first_name="", last_name="")
+    )
+
+
 def retention_enforce(
     *, now: datetime | None = None, dry_run: bool = False, batch_size: int = 1000
 ) -> RetentionResult:
@@ -318,9 +343,16 @@ def retention_enforce(
     rules = _rules()
     held = _held()
     expired = _expired_subjects(rules, at)
-    wanted = list(expired.filter(~held).order_by("pk").values_list("pk", "pseudonym"))
+    # One pass over the expired subjects, each marked held or not (the expiry test is the
+    # costly part: it reads every complaint of every candidate).
+    candidates = list(
+        expired.annotate(is_held=ExpressionWrapper(held, output_field=BooleanField()))
+        .order_by("pk")
+        .values_list("pk", "pseudonym", "is_held")
+    )
+    wanted = [(pk, pseudonym) for pk, pseudonym, is_held in candidates if not is_held]
     result = RetentionResult(as_of=at, dry_run=dry_run)
-    result.held_back = list(expired.filter(held).order_by("pk").values_list("pseudonym", flat=True))
+    result.held_back = [pseudonym for _pk, pseudonym, is_held in candidates if is_held]
     cutoff = _access_log_cutoff(rules, at)
     result.access_log_before = cutoff
     old_log = AccessLogEntry.objects.filter(at__lt=cutoff) if cutoff else None
@@ -337,10 +369,14 @@ def retention_enforce(
         with transaction.atomic():
             # Expiry and holds are judged again under the lock: a complaint or a hold may have
             # come since the list was read. SKIP LOCKED leaves a concurrent run's batch to it.
-            still = expired.filter(~held, pk__in=chunk).values("pk")
+            # The chunk is a run of ascending ids: its bounds select it without a long list
+            # of parameters, and a subject that expired since is rightly taken too.
+            bounds = (chunk[0], chunk[-1])
+            still = expired.filter(~held, pk__range=bounds).values("pk")
             keys = list(
                 DataKey.objects.select_for_update(skip_locked=True)
-                .filter(subject_id__in=chunk, wrapped__isnull=False)
+                .filter(subject_id__gte=bounds[0], subject_id__lte=bounds[1])
+                .filter(wrapped__isnull=False)
                 .filter(subject_id__in=still)
                 .order_by("subject_id")
                 .values_list("subject_id", flat=True)
@@ -350,6 +386,7 @@ def retention_enforce(
             )
             result.held_back.extend(held_now)
             if erased:
+                accounts = _accounts_scrub(erased)
                 entry = ledger_append(
                     event_type=EventType.RETENTION_ENFORCED,
                     object_ref=ref,
@@ -358,6 +395,7 @@ def retention_enforce(
                         "cause": str(ErasureCause.RETENTION),
                         "erased": [f"subject:{p}" for p in erased],
                         "subjects_erased": len(erased),
+                        "accounts_scrubbed": accounts,
                     },
                     at=at,
                 )
