@@ -176,6 +176,10 @@ SPECTACULAR_SETTINGS = {
         "AppealOutcomeEnum": "governance.choices.AppealOutcome",
         "SeverityEnum": "governance.choices.Severity",
         "UrgencyEnum": "governance.choices.Urgency",
+        "ChannelEnum": "governance.choices.Channel",
+        "PrivacyRequestKindEnum": "privacy.choices.RequestKind",
+        "PrivacyRequestChannelEnum": "privacy.choices.RequestChannel",
+        "PrivacyRequestStatusEnum": "privacy.choices.RequestStatus",
     },
 }
 
