@@ -7,7 +7,15 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Checkpoint, LedgerEntry, MerkleTile
+from .models import (
+    Checkpoint,
+    CorrectiveAction,
+    LedgerEntry,
+    MerkleTile,
+    QualitySample,
+    Review,
+    SampleItem,
+)
 
 
 class AppendOnlyAdmin(admin.ModelAdmin):
@@ -41,3 +49,16 @@ class CheckpointAdmin(AppendOnlyAdmin):
 class MerkleTileAdmin(AppendOnlyAdmin):
     list_display = ["level", "index", "hash"]
     list_filter = ["level"]
+
+
+@admin.register(QualitySample, SampleItem, Review)
+class SamplingAdmin(AppendOnlyAdmin):
+    """Samples, their items and reviews, read-only (drawn and written by audits.sampling)."""
+
+
+@admin.register(CorrectiveAction)
+class CorrectiveActionAdmin(AppendOnlyAdmin):
+    """Read-only: a lead closes an action through the API, so the close is in the ledger."""
+
+    list_display = ["id", "department", "status", "opened_at", "closed_at"]
+    list_filter = ["status", "department"]

@@ -29,3 +29,17 @@ class EventType(models.TextChoices):
     PRIVACY_REQUEST_RECEIVED = "privacy_request.received", _("Privacy request received")
     PRIVACY_REQUEST_CHANGED = "privacy_request.changed", _("Privacy request status changed")
     DATA_EXPORTED = "privacy.exported", _("Copy of a person's data produced")
+    SAMPLE_DRAWN = "quality_sample.drawn", _("Quality sample drawn")
+    REVIEW_RECORDED = "review.recorded", _("Blind review recorded")
+    CORRECTIVE_ACTION_OPENED = "corrective_action.opened", _("Corrective action opened")
+    CORRECTIVE_ACTION_CLOSED = "corrective_action.closed", _("Corrective action closed")
+
+
+class Verdict(models.TextChoices):
+    AGREE = "agree", _("Agree with the decision")
+    DISAGREE = "disagree", _("Disagree with the decision")
+
+
+class CorrectiveActionStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")

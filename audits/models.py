@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from governance.errors import ImmutableRecord
+
+from .choices import CorrectiveActionStatus, Verdict
 
 
 def _refuse(what: str, model: type[models.Model] | None = None) -> NoReturn:
@@ -131,3 +136,188 @@ class MerkleTile(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"tile {self.level}/{self.index}"
+
+
+# --- quality sampling ------------------------------------------------------------------------
+# The draw and its reviews are append-only: what was sampled, and what each reviewer said, is
+# evidence. Only a corrective action moves (open -> closed), so it keeps a history instead.
+
+RUBRIC = (
+    "clause_correct",
+    "facts_adequate",
+    "action_proportionate",
+    "deadline_met",
+    "reasons_clear",
+)
+
+
+class QualitySample(AppendOnlyModel):
+    """One reproducible draw of decisions in force, for blind quality review, over one period.
+
+    `seed` is SHA-256 over the canonical statement of the parameters and the signed checkpoint
+    named in `seed_source`, so anyone can recompute the draw (audits.sampling.sample_verify).
+    """
+
+    period_start = models.DateField()
+    period_end = models.DateField(help_text=_("Last day of the period, inclusive."))
+    rate = models.DecimalField(max_digits=5, decimal_places=4)
+    min_per_stratum = models.PositiveIntegerField()
+    double_review_share = models.DecimalField(max_digits=5, decimal_places=4)
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.PROTECT, related_name="+")
+    seed = models.CharField(max_length=64, help_text=_("SHA-256, hex."))
+    seed_source = models.CharField(
+        max_length=200, help_text=_("checkpoint:<tree size>:<root hash> the seed came from.")
+    )
+    population = models.PositiveIntegerField(help_text=_("Decisions in force in the period."))
+    drawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    drawn_by_ref = models.CharField(max_length=64)
+    drawn_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-period_start", "-id"]
+        verbose_name = _("quality sample")
+        verbose_name_plural = _("quality samples")
+        constraints = [
+            # One draw per period: a drawer who disliked a sample cannot draw again.
+            models.UniqueConstraint(
+                fields=["period_start", "period_end"], name="quality_sample_one_per_period"
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=models.F("period_start")),
+                name="quality_sample_period_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(rate__gt=0, rate__lte=1), name="quality_sample_rate_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(double_review_share__gte=0, double_review_share__lte=1),
+                name="quality_sample_double_share_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sample {self.pk}: {self.period_start} to {self.period_end}"
+
+
+class SampleItem(AppendOnlyModel):
+    """One decision drawn into one sample, in its stratum (department/category/outcome)."""
+
+    sample = models.ForeignKey(QualitySample, on_delete=models.PROTECT, related_name="items")
+    decision = models.ForeignKey(
+        "governance.Decision", on_delete=models.PROTECT, related_name="sample_items"
+    )
+    stratum = models.CharField(max_length=200)
+    double_review = models.BooleanField(help_text=_("Reviewed twice, by two supervisors."))
+
+    class Meta:
+        ordering = ["sample", "id"]
+        verbose_name = _("sample item")
+        verbose_name_plural = _("sample items")
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "decision"], name="sample_item_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"Sample {self.sample_id}: decision {self.decision_id}"
+
+    @property
+    def reviews_needed(self) -> int:
+        """Return how many reviews, by different supervisors, this item is owed."""
+        return 2 if self.double_review else 1
+
+
+def _score(label: Any) -> models.PositiveSmallIntegerField:
+    return models.PositiveSmallIntegerField(
+        verbose_name=label, help_text=_("1 (poor) to 5 (excellent).")
+    )
+
+
+class Review(AppendOnlyModel):
+    """One supervisor's blind review of one sampled decision: five scores, a verdict, a note."""
+
+    item = models.ForeignKey(SampleItem, on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewer_ref = models.CharField(max_length=64)
+    clause_correct = _score(_("right policy clause applied"))
+    facts_adequate = _score(_("facts adequate"))
+    action_proportionate = _score(_("action proportionate"))
+    deadline_met = _score(_("deadline met"))
+    reasons_clear = _score(_("reasons clear to the complainant"))
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    comment = models.TextField(blank=True, help_text=_("Staff prose; the ledger keeps its hash."))
+    reviewed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["item", "reviewed_at", "id"]
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
+        constraints = [
+            models.UniqueConstraint(fields=["item", "reviewer"], name="review_once_per_reviewer"),
+            *[
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__gte": 1, f"{name}__lte": 5}),
+                    name=f"review_{name}_1_5",
+                )
+                for name in RUBRIC
+            ],
+            models.CheckConstraint(
+                condition=Q(verdict__in=Verdict.values), name="review_verdict_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Review of item {self.item_id}: {self.verdict}"
+
+
+class CorrectiveAction(models.Model):
+    """One corrective action a "disagree" review opened, owed by the department's leads."""
+
+    item = models.OneToOneField(
+        SampleItem, on_delete=models.PROTECT, related_name="corrective_action"
+    )
+    review = models.ForeignKey(Review, on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey(
+        "governance.Department", on_delete=models.PROTECT, related_name="corrective_actions"
+    )
+    status = models.CharField(
+        max_length=16, choices=CorrectiveActionStatus.choices, default=CorrectiveActionStatus.OPEN
+    )
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolution = models.TextField(
+        blank=True, help_text=_("Staff prose; the ledger keeps its hash.")
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        verbose_name = _("corrective action")
+        verbose_name_plural = _("corrective actions")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        status=CorrectiveActionStatus.OPEN,
+                        closed_at__isnull=True,
+                        closed_by__isnull=True,
+                    )
+                    | Q(
+                        status=CorrectiveActionStatus.CLOSED,
+                        closed_at__isnull=False,
+                        closed_by__isnull=False,
+                    )
+                ),
+                name="corrective_action_closed_iff_closed_at",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Corrective action {self.pk} ({self.status})"

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
+from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
 from governance import policies
+from governance.choices import ACTING_OUTCOMES
 from governance.errors import NotFound, PermissionDenied, ValidationFailed
+from governance.models import Decision
 
-from . import merkle, signing
-from .models import Checkpoint, LedgerEntry
+from . import early_warning, merkle, signing, statements
+from .models import Checkpoint, CorrectiveAction, LedgerEntry, QualitySample, SampleItem
 from .tree import StoredTree
 
 BUNDLE_FORMAT = "ombud-evidence/1"
@@ -169,3 +174,137 @@ def build_evidence_bundle(
         ],
         "entries_not_yet_sealed": pending,
     }
+
+
+# --- quality sampling ----------------------------------------------------------------------------
+
+
+def sample_list(*, user: Any) -> QuerySet[QualitySample]:
+    """List the quality samples, newest period first (oversight roles only)."""
+    if not policies.can_read_samples(user):
+        raise PermissionDenied(_("Your role does not include quality samples."))
+    return QualitySample.objects.order_by("-period_start", "-id")
+
+
+def sample_get(*, user: Any, pk: int) -> QualitySample:
+    """Return one quality sample, or NotFound."""
+    sample = sample_list(user=user).filter(pk=pk).first()
+    if sample is None:
+        raise NotFound(_("No sample %s exists; list the samples to find its number.") % pk)
+    return sample
+
+
+def sample_items(sample: QualitySample) -> QuerySet[SampleItem]:
+    """Return a sample's items with their review counts and corrective action joined."""
+    return (
+        sample.items.select_related("corrective_action")
+        .annotate(review_count=Count("reviews"))
+        .order_by("id")
+    )
+
+
+def sample_item_get(*, user: Any, pk: int) -> SampleItem:
+    """Return one sample item for a reviewer, or NotFound."""
+    if not policies.can_review_samples(user):
+        raise PermissionDenied(_("Only supervisors review sampled decisions."))
+    item = _items_for_review().filter(pk=pk).first()
+    if item is None:
+        raise NotFound(_("No sample item %s exists; ask for your next item instead.") % pk)
+    return item
+
+
+def _items_for_review() -> QuerySet[SampleItem]:
+    return SampleItem.objects.select_related(
+        "sample",
+        "decision__policy_clause",
+        "decision__decided_by",
+        "decision__complaint__department",
+        "decision__complaint__category",
+        "decision__complaint__complainant",
+    )
+
+
+def sample_item_next(*, user: Any, sample: QualitySample) -> SampleItem:
+    """Return the first item of `sample` that still needs a review `user` may give."""
+    if not policies.can_review_samples(user):
+        raise PermissionDenied(_("Only supervisors review sampled decisions."))
+    candidates = (
+        _items_for_review()
+        .filter(sample=sample)
+        .exclude(reviews__reviewer=user)
+        .annotate(review_count=Count("reviews"))
+        .order_by("id")
+    )
+    for item in candidates:
+        if item.review_count < item.reviews_needed and policies.can_review_decision(
+            user, item.decision
+        ):
+            return item
+    raise NotFound(
+        _(
+            "Nothing in sample %s is left for you to review: every item has its reviews, or you "
+            "took part in the decisions still open."
+        )
+        % sample.pk
+    )
+
+
+def corrective_action_list(*, user: Any) -> QuerySet[CorrectiveAction]:
+    """List the corrective actions `user` may follow, open ones first."""
+    if not policies.can_list_corrective_actions(user):
+        raise PermissionDenied(_("Your role does not include corrective actions."))
+    return policies.restrict_corrective_actions(
+        CorrectiveAction.objects.select_related("department", "item", "review"), user
+    ).order_by("-status", "-opened_at", "-id")
+
+
+def corrective_action_get(*, user: Any, pk: int) -> CorrectiveAction:
+    """Return one corrective action `user` may follow, or NotFound."""
+    action = corrective_action_list(user=user).filter(pk=pk).first()
+    if action is None:
+        raise NotFound(_("No corrective action %s is visible to you.") % pk)
+    return action
+
+
+# --- oversight: DSA statements of reasons and the early warning ---------------------------------
+
+
+def statement_export(*, user: Any, since: date) -> statements.StatementExport:
+    """Return the statements of reasons of the decisions in force decided since `since`."""
+    if not policies.can_read_statements_of_reasons(user):
+        raise PermissionDenied(_("Your role does not include the statements of reasons."))
+    return build_statement_export(since=since, decisions=Decision.objects.visible_to(user))
+
+
+def build_statement_export(*, since: date, decisions: Any = None) -> statements.StatementExport:
+    """Map and check the restrictive decisions in force decided since `since` (business day).
+
+    Only the decision in force is exported: see audits/statements.py on corrections and appeals.
+    No policy check: for `statement_export` and the operator's export_statements command.
+    """
+    zone = ZoneInfo(settings.OMBUD_BUSINESS_TIME_ZONE)
+    queryset = Decision.objects.all() if decisions is None else decisions
+    in_force = (
+        queryset.filter(
+            decided_at__gte=datetime.combine(since, time.min, tzinfo=zone),
+            superseded_by__isnull=True,
+            # Other outcomes take no action (governance.services.decisions._clean_decision).
+            outcome__in=sorted(ACTING_OUTCOMES),
+        )
+        .select_related(
+            "complaint__category",
+            "complaint__complainant",
+            "complaint__affected_subject",
+            "policy_clause",
+            "decided_by",
+        )
+        .order_by("decided_at", "id")
+    )
+    return statements.build_export(in_force.iterator(chunk_size=500), origin=settings.OMBUD_ORIGIN)
+
+
+def early_warning_get(*, user: Any, day: date | None = None) -> early_warning.EarlyWarning:
+    """Return every category's count on `day` against its baseline, spikes flagged."""
+    if not policies.can_read_early_warning(user):
+        raise PermissionDenied(_("Your role does not include the early warning."))
+    return early_warning.category_spikes(day=day)

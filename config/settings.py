@@ -239,6 +239,11 @@ OMBUD_APPEAL_WINDOW_MONTHS = 6
 # the privacy officers by `manage.py sla_escalate`, as missed complaint deadlines are.
 OMBUD_PRIVACY_REQUEST_DUE = (15, "working_days")
 
+# Early warning (audits/early_warning.py): a category's complaints on a business day are a spike
+# when they reach its trailing 28-day mean plus `sigma` standard deviations (taken as at least 1)
+# and number at least `min_count`, so a quiet category's handful does not raise an alarm.
+OMBUD_EARLY_WARNING = {"sigma": 3.0, "min_count": 10}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

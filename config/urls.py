@@ -6,6 +6,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/privacy/", include("privacy.api.urls")),
     path("api/v1/ledger/", include("audits.api.urls")),
+    path("api/v1/oversight/", include("audits.api.oversight")),
     path("api/v1/", include("governance.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -171,6 +171,47 @@ def can_read_ledger(user: Any) -> bool:
     return roles_of(user).has(Role.COMPLIANCE_OFFICER, Role.SUPERVISOR)
 
 
+def can_read_statements_of_reasons(user: Any) -> bool:
+    """Allow compliance officers and supervisors to export the DSA statements of reasons.
+
+    A statement carries no personal data (audits/statements.py checks every one), so
+    supervisors may read them all.
+    """
+    return roles_of(user).has(Role.COMPLIANCE_OFFICER, Role.SUPERVISOR)
+
+
+def can_read_early_warning(user: Any) -> bool:
+    """Allow supervisors and compliance officers to read daily complaint counts per category."""
+    return roles_of(user).has(Role.SUPERVISOR, Role.COMPLIANCE_OFFICER)
+
+
+def can_draw_samples(user: Any) -> bool:
+    """Allow supervisors to draw a quality sample of decisions."""
+    return roles_of(user).has(Role.SUPERVISOR)
+
+
+def can_read_samples(user: Any) -> bool:
+    """Allow supervisors and compliance officers to read samples, their reviews' scores and
+    agreement, and to re-run a draw to verify it."""
+    return roles_of(user).has(Role.SUPERVISOR, Role.COMPLIANCE_OFFICER)
+
+
+def can_review_samples(user: Any) -> bool:
+    """Allow supervisors to review sampled decisions blind (which ones: `can_review_decision`)."""
+    return roles_of(user).has(Role.SUPERVISOR)
+
+
+def can_list_corrective_actions(user: Any) -> bool:
+    """Allow supervisors, compliance officers and department leads (their own department's)
+    to follow corrective actions."""
+    return roles_of(user).has(Role.SUPERVISOR, Role.COMPLIANCE_OFFICER, Role.DEPARTMENT_LEAD)
+
+
+def can_close_corrective_actions(user: Any) -> bool:
+    """Allow department leads to use the close action (which ones: their department's)."""
+    return roles_of(user).has(Role.DEPARTMENT_LEAD)
+
+
 def can_link_subject_accounts(user: Any) -> bool:
     """Allow privacy officers, who verify identities, to link a data subject to an account."""
     return roles_of(user).has(Role.PRIVACY_OFFICER)
@@ -342,6 +383,49 @@ def can_read_subject_data(
     return False
 
 
+def decision_participants(decision: Decision) -> set[int]:
+    """Return the ids of every user who took part in `decision`'s case.
+
+    Deliberately wide: the deciders of every decision on the complaint (the superseded chain,
+    corrections and the appeal outcome, before and after this one), who filed an appeal, who
+    assigned or was assigned the complaint, who moved its status, and the complainant and
+    affected account holder where they have an account.
+    """
+    from .models import Appeal, Assignment, ComplaintTransition, Decision
+
+    complaint = decision.complaint
+    ids: set[int | None] = set()
+    ids.update(
+        Decision.objects.filter(complaint_id=complaint.pk).values_list("decided_by_id", flat=True)
+    )
+    ids.update(
+        Appeal.objects.filter(complaint_id=complaint.pk).values_list("filed_by_id", flat=True)
+    )
+    for assignee, assigner in Assignment.objects.filter(complaint_id=complaint.pk).values_list(
+        "assignee_id", "assigned_by_id"
+    ):
+        ids.update((assignee, assigner))
+    ids.update(
+        ComplaintTransition.objects.filter(complaint_id=complaint.pk).values_list(
+            "actor_id", flat=True
+        )
+    )
+    ids.add(complaint.complainant.user_id)
+    if complaint.affected_subject is not None:
+        ids.add(complaint.affected_subject.user_id)
+    return {i for i in ids if i is not None}
+
+
+def can_review_decision(user: Any, decision: Decision) -> bool:
+    """Allow a supervisor to review a sampled decision they took no part in."""
+    return roles_of(user).has(Role.SUPERVISOR) and user.pk not in decision_participants(decision)
+
+
+def can_close_corrective_action(user: Any, action: Any) -> bool:
+    """Allow a lead of the action's department to close it."""
+    return action.department_id in _lead_departments(user)
+
+
 def can_read_held_data(user: Any) -> bool:
     """Under a legal hold data is only stored: the officers who manage holds alone may read it."""
     return can_manage_legal_holds(user)
@@ -389,3 +473,12 @@ def restrict_appeals(qs: QuerySet, user: Any) -> QuerySet:
     """Limit appeals to those `user` may see."""
     scope = _complaint_scope(user, prefix="complaint__")
     return qs.none() if scope is None else qs.filter(scope)
+
+
+def restrict_corrective_actions(qs: QuerySet, user: Any) -> QuerySet:
+    """Limit corrective actions to oversight (all) and leads (their departments')."""
+    rs = roles_of(user)
+    if rs.has(Role.SUPERVISOR, Role.COMPLIANCE_OFFICER):
+        return qs
+    leads = _lead_departments(user)
+    return qs.filter(department_id__in=sorted(leads)) if leads else qs.none()

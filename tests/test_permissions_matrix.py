@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any, NamedTuple
 
 import pytest
@@ -28,8 +29,10 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from audits import sampling
+from audits.api.oversight import router as oversight_router
 from audits.api.urls import router as ledger_router
-from audits.models import Checkpoint
+from audits.models import Checkpoint, CorrectiveAction, QualitySample
 from audits.services import ledger_seal
 from governance import policies
 from governance.api.urls import router as governance_router
@@ -150,6 +153,22 @@ _TABLE: dict[str, tuple[Expect, ...]] = {
     "ledger-entry.retrieve":  (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
     "ledger-entry.proof":     (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
     "ledger-key.list":        (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
+    # DSA statements of reasons and the early warning, under /api/v1/oversight/: compliance
+    # officers and supervisors (statements carry no personal data; counts are per category).
+    "statement.list":         (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
+    "early-warning.list":     (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
+    # Quality sampling, under /api/v1/oversight/: supervisors draw samples and review blind
+    # (never a decision they took part in); compliance officers read samples and re-run draws;
+    # corrective actions are followed by oversight and the department's lead, who closes them.
+    "sample.list":            (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
+    "sample.create":          (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, NEW,  DENY, DENY),
+    "sample.retrieve":        (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
+    "sample.verify":          (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
+    "sample.next":            (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK,   DENY, DENY),
+    "review.create":          (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, NEW,  DENY, DENY),
+    "corrective-action.list": (ANON, DENY, DENY, DENY, DENY, DENY, OK,   OK,   OK,   DENY, DENY),
+    "corrective-action.close":
+                              (ANON, DENY, DENY, DENY, DENY, DENY, OK,   DENY, DENY, DENY, DENY),
 }
 # fmt: on
 
@@ -294,9 +313,56 @@ def _sealed() -> Flow:
     return f
 
 
+def _this_month() -> dict[str, str]:
+    start = timezone.localdate().replace(day=1)
+    end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return {"period_start": start.isoformat(), "period_end": end.isoformat()}
+
+
+def _sampled() -> Flow:
+    """A decided complaint drawn into this month's sample by another supervisor."""
+    f = factories.flow_at(S.DECIDED)
+    sampling.sample_draw(
+        actor=factories.user_with_role(Role.SUPERVISOR),
+        **{k: date.fromisoformat(v) for k, v in _this_month().items()},
+    )
+    return f
+
+
+def _disagreed() -> Flow:
+    """A sampled decision another supervisor disagreed with: one open corrective action."""
+    f = _sampled()
+    sampling.review_record(
+        actor=factories.user_with_role(Role.SUPERVISOR),
+        item=QualitySample.objects.get().items.get(),
+        scores=_SCORES,
+        verdict="disagree",
+    )
+    return f
+
+
+_SCORES = {
+    "clause_correct": 4,
+    "facts_adequate": 4,
+    "action_proportionate": 2,
+    "deadline_met": 5,
+    "reasons_clear": 3,
+}
+
+
+def _sample_url(action: str = "") -> Callable[[Flow], str]:
+    suffix = f"{action}/" if action else ""
+    return lambda f: f"/api/v1/oversight/samples/{QualitySample.objects.get().pk}/{suffix}"
+
+
 def _sizes() -> tuple[int, int]:
     old, new = Checkpoint.objects.order_by("tree_size").values_list("tree_size", flat=True)[:2]
     return old, new
+
+
+def _yesterday() -> str:
+    """A day before every record of the cell, in any time zone."""
+    return (timezone.localdate() - timedelta(days=1)).isoformat()
 
 
 def _appeal(f: Flow) -> Appeal:
@@ -589,6 +655,53 @@ ENDPOINTS: dict[str, Endpoint] = {
     "ledger-entry.retrieve": Endpoint("get", lambda f: "/api/v1/ledger/entries/0/", _sealed),
     "ledger-entry.proof": Endpoint("get", lambda f: "/api/v1/ledger/entries/3/proof/", _sealed),
     "ledger-key.list": Endpoint("get", lambda f: "/api/v1/ledger/keys/", _sealed),
+    "statement.list": Endpoint(
+        "get",
+        lambda f: f"/api/v1/oversight/statements/?since={_yesterday()}",
+        _at(S.DECIDED),
+    ),
+    "early-warning.list": Endpoint(
+        "get", lambda f: "/api/v1/oversight/early-warning/", _at(S.RECEIVED)
+    ),
+    "sample.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/oversight/samples/",
+        _sampled,
+        listed=lambda f: ("id", QualitySample.objects.get().pk),
+    ),
+    "sample.create": Endpoint(
+        "post",
+        lambda f: "/api/v1/oversight/samples/",
+        _at(S.DECIDED),
+        body=lambda f, u: _this_month(),
+    ),
+    "sample.retrieve": Endpoint("get", _sample_url(), _sampled),
+    "sample.verify": Endpoint("get", _sample_url("verify"), _sampled),
+    "sample.next": Endpoint("get", _sample_url("next"), _sampled),
+    "review.create": Endpoint(
+        "post",
+        lambda f: "/api/v1/oversight/reviews/",
+        _sampled,
+        body=lambda f, u: {
+            "item": QualitySample.objects.get().items.get().pk,
+            "verdict": "agree",
+            **_SCORES,
+        },
+    ),
+    "corrective-action.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/oversight/corrective-actions/",
+        _disagreed,
+        listed=lambda f: ("id", CorrectiveAction.objects.get().pk),
+    ),
+    "corrective-action.close": Endpoint(
+        "post",
+        lambda f: (
+            f"/api/v1/oversight/corrective-actions/{CorrectiveAction.objects.get().pk}/close/"
+        ),
+        _disagreed,
+        body=lambda f, u: {"resolution": "Coached the handler on proportionate action."},
+    ),
     "subject.link_account": Endpoint(
         "post",
         lambda f: _subject_url(f, "link-account"),
@@ -670,6 +783,7 @@ def _routed_actions() -> set[str]:
         *governance_router.registry,
         *privacy_router.registry,
         *ledger_router.registry,
+        *oversight_router.registry,
     ]
     router = governance_router  # routes and method maps do not depend on the router instance
     for _prefix, viewset, basename in registry:

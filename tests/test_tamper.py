@@ -15,7 +15,8 @@ from django.apps import apps
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from audits.models import AppendOnlyModel, LedgerEntry
+from audits.models import AppendOnlyModel, LedgerEntry, QualitySample, Review, SampleItem
+from audits.services import ledger_seal
 from audits.triggers import trigger_names
 from governance import services
 from governance.choices import (
@@ -43,6 +44,9 @@ APPEND_ONLY_LABELS = {
     "audits.LedgerEntry",
     "audits.Checkpoint",
     "audits.MerkleTile",
+    "audits.QualitySample",
+    "audits.SampleItem",
+    "audits.Review",
     "governance.PolicyClause",
     "governance.ComplaintTransition",
     "governance.Decision",
@@ -73,6 +77,9 @@ TAMPERS = [
     Tamper(Rating, "score", 1),
     Tamper(SlaBreach, "detected_at", None),  # None: a datetime chosen at run time
     Tamper(AccessLogEntry, "purpose", "export"),
+    Tamper(QualitySample, "seed", "0" * 64),
+    Tamper(SampleItem, "stratum", "moderation/harassment/rejected"),
+    Tamper(Review, "verdict", "disagree"),
 ]
 IDS = [t.model._meta.label for t in TAMPERS]
 
@@ -130,7 +137,47 @@ def rows() -> dict[type[models.Model], models.Model]:
         lead, complaint.description, purpose=AccessPurpose.CASE_HANDLING, complaint=complaint
     )
     read = AccessLogEntry.objects.get()
+    supervisor = factories.user_with_role(Role.SUPERVISOR)
+    checkpoint, _new = ledger_seal()
+    sample = QualitySample(
+        period_start=at.date(),
+        period_end=at.date(),
+        rate="0.0500",
+        min_per_stratum=2,
+        double_review_share="0.2000",
+        checkpoint=checkpoint,
+        seed="a" * 64,
+        seed_source=f"checkpoint:{checkpoint.tree_size}:{checkpoint.root_hash}",
+        population=1,
+        drawn_by=supervisor,
+        drawn_by_ref="u-test",
+        drawn_at=at,
+    )
+    sample.save()
+    item = SampleItem(
+        sample=sample,
+        decision=decision,
+        stratum="moderation/harassment/upheld",
+        double_review=False,
+    )
+    item.save()
+    review = Review(
+        item=item,
+        reviewer=supervisor,
+        reviewer_ref="u-test",
+        clause_correct=5,
+        facts_adequate=5,
+        action_proportionate=5,
+        deadline_met=5,
+        reasons_clear=5,
+        verdict="agree",
+        reviewed_at=at,
+    )
+    review.save()
     return {
+        QualitySample: sample,
+        SampleItem: item,
+        Review: review,
         AccessLogEntry: read,
         LedgerEntry: entry,
         PolicyClause: clause,

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from audits import sampling
 from audits.choices import EventType
 from audits.models import LedgerEntry
 from audits.services import ledger_seal
@@ -400,6 +401,18 @@ def populated() -> None:
         review_on=factories.future(),
     )
     privacy_services.retention_enforce()
+    # This month's quality sample, with a "disagree" review that opens a corrective action.
+    sample = sampling.sample_draw(
+        actor=factories.user_with_role(Role.SUPERVISOR),
+        period_start=timezone.localdate().replace(day=1),
+        period_end=timezone.localdate(),
+    )
+    sampling.review_record(
+        actor=factories.user_with_role(Role.SUPERVISOR),
+        item=sample.items.order_by("pk")[0],
+        scores=dict.fromkeys(sampling.RUBRIC, 3),
+        verdict="disagree",
+    )
     # A checkpoint and a tile: with a tile width of 256 the log would need 256 entries, so the
     # tile is sealed from a narrower width (tests/audits/test_seal.py covers real widths).
     with pytest.MonkeyPatch.context() as patch:
