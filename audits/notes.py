@@ -104,11 +104,7 @@ class Checkpoint:
 
 def sign_checkpoint(checkpoint: Checkpoint, name: str, private_key: Ed25519PrivateKey) -> str:
     """Return the signed note of `checkpoint`, signed by `private_key` under `name`."""
-    body = checkpoint.body()
-    signature = private_key.sign(body.encode())
-    kid = key_id(name, public_bytes(private_key.public_key()))
-    blob = base64.b64encode(kid + signature).decode()
-    return f"{body}\n{SIGNATURE_PREFIX}{name} {blob}\n"
+    return sign_note(checkpoint.body(), name, private_key)
 
 
 def parse_checkpoint(note: str) -> tuple[Checkpoint, list[tuple[str, bytes, bytes]]]:
@@ -139,6 +135,11 @@ def parse_checkpoint(note: str) -> tuple[Checkpoint, list[tuple[str, bytes, byte
     checkpoint = Checkpoint(origin, tree_size, root_hash, when)
     if checkpoint.body() != body + "\n":
         raise NoteError("the checkpoint text is not in canonical form")
+    return checkpoint, signature_lines(signatures)
+
+
+def signature_lines(signatures: str) -> list[tuple[str, bytes, bytes]]:
+    """Parse a note's signature block into (name, 4-byte key id, 64-byte signature) triples."""
     parsed = []
     for line in signatures[:-1].split("\n"):
         if not line.startswith(SIGNATURE_PREFIX):
@@ -151,7 +152,7 @@ def parse_checkpoint(note: str) -> tuple[Checkpoint, list[tuple[str, bytes, byte
         if len(raw) != 4 + 64:
             raise NoteError("an Ed25519 signature line holds a 4-byte id and 64 bytes")
         parsed.append((name, raw[:4], raw[4:]))
-    return checkpoint, parsed
+    return parsed
 
 
 def verify_checkpoint(note: str, keys: list[VerifierKey]) -> tuple[Checkpoint, VerifierKey]:
@@ -194,21 +195,12 @@ def verify_note(note: str, keys: list[VerifierKey]) -> tuple[str, VerifierKey]:
     if not sep or not signatures.endswith("\n") or not text:
         raise NoteError("a signed note is a text, a blank line and signature lines")
     text += "\n"
-    for line in signatures[:-1].split("\n"):
-        if not line.startswith(SIGNATURE_PREFIX):
-            raise NoteError(f"not a signature line: {line!r}")
-        try:
-            name, blob = line[len(SIGNATURE_PREFIX) :].rsplit(" ", 1)
-            raw = b64decode_canonical(blob)
-        except ValueError as exc:
-            raise NoteError(f"malformed signature line: {line!r}") from exc
-        if len(raw) != 4 + 64:
-            raise NoteError("an Ed25519 signature line holds a 4-byte id and 64 bytes")
+    for name, kid, signature in signature_lines(signatures):
         for key in keys:
-            if key.name != name or key.id != raw[:4]:
+            if key.name != name or key.id != kid:
                 continue
             try:
-                Ed25519PublicKey.from_public_bytes(key.public_key).verify(raw[4:], text.encode())
+                Ed25519PublicKey.from_public_bytes(key.public_key).verify(signature, text.encode())
             except InvalidSignature:
                 continue
             return text, key
