@@ -12,6 +12,7 @@ from .models import (
     CorrectiveAction,
     LedgerEntry,
     MerkleTile,
+    OversightReport,
     QualitySample,
     Review,
     SampleItem,
@@ -62,3 +63,12 @@ class CorrectiveActionAdmin(AppendOnlyAdmin):
 
     list_display = ["id", "department", "status", "opened_at", "closed_at"]
     list_filter = ["status", "department"]
+
+
+@admin.register(OversightReport)
+class OversightReportAdmin(AppendOnlyAdmin):
+    """Read-only: reports are published by supervisors (publish_report or the API), never edited."""
+
+    list_display = ["number", "period", "published_at", "published_by_ref", "supersedes"]
+    list_filter = ["period_kind"]
+    exclude = ["csv", "html_en", "html_zh_hans"]

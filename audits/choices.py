@@ -33,6 +33,7 @@ class EventType(models.TextChoices):
     REVIEW_RECORDED = "review.recorded", _("Blind review recorded")
     CORRECTIVE_ACTION_OPENED = "corrective_action.opened", _("Corrective action opened")
     CORRECTIVE_ACTION_CLOSED = "corrective_action.closed", _("Corrective action closed")
+    REPORT_PUBLISHED = "report.published", _("Oversight report published")
 
 
 class Verdict(models.TextChoices):

@@ -321,3 +321,59 @@ class CorrectiveAction(models.Model):
 
     def __str__(self) -> str:
         return f"Corrective action {self.pk} ({self.status})"
+
+
+# --- oversight reports ---------------------------------------------------------------------------
+
+
+class OversightReport(AppendOnlyModel):
+    """One published oversight report of one period: its files frozen, signed, never changed.
+
+    A correction is a new report of the same period that names the one it supersedes; the
+    superseded report stays published, marked as such, so the record of what was said stays.
+    """
+
+    number = models.PositiveIntegerField(unique=True, help_text=_("Numbered from 1, in order."))
+    period = models.CharField(max_length=10, help_text=_("2026-10, 2026-Q4 or 2026."))
+    period_kind = models.CharField(max_length=8)
+    period_start = models.DateField()
+    period_end = models.DateField(help_text=_("Last day of the period, inclusive."))
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.PROTECT, related_name="+")
+    supersedes = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+    correction = models.TextField(
+        blank=True, help_text=_("Why this report replaces the one it supersedes; published.")
+    )
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    published_by_ref = models.CharField(max_length=64)
+    published_at = models.DateTimeField()
+    document = models.TextField(help_text=_("The report as canonical JSON; what is signed."))
+    csv = models.TextField(help_text=_("The report's tables as CSV."))
+    html_en = models.TextField(help_text=_("The report's page, in English."))
+    html_zh_hans = models.TextField(help_text=_("The report's page, in Simplified Chinese."))
+    signature = models.TextField(
+        help_text=_("A signed note over the SHA-256 of every file, by the ledger's key.")
+    )
+
+    class Meta:
+        ordering = ["-number"]
+        verbose_name = _("oversight report")
+        verbose_name_plural = _("oversight reports")
+        constraints = [
+            # One original per period: any further report of it must supersede, and so explain.
+            models.UniqueConstraint(
+                fields=["period"],
+                condition=Q(supersedes__isnull=True),
+                name="oversight_report_one_original_per_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(supersedes__isnull=True) | ~Q(correction=""),
+                name="oversight_report_correction_explained",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Report {self.number} ({self.period})"

@@ -545,20 +545,25 @@ def cohens_kappa(pairs: Iterable[tuple[str, str]]) -> Agreement:
     return Agreement(n, float(observed), float(expected), None if kappa is None else float(kappa))
 
 
-def sample_agreement(sample: QualitySample) -> Agreement:
-    """Return the agreement of the double-reviewed items that have both reviews.
+def double_review_pairs(samples: Iterable[QualitySample]) -> list[tuple[str, str]]:
+    """Return the two verdicts of every double-reviewed item of `samples` that has both.
 
     The earlier review of each item counts as rater A, the later as rater B: which supervisor
     is which differs from item to item, as it always does in blind double review.
     """
     verdicts: dict[int, list[str]] = {}
     for item_id, verdict in (
-        Review.objects.filter(item__sample=sample, item__double_review=True)
+        Review.objects.filter(item__sample__in=list(samples), item__double_review=True)
         .order_by("item_id", "reviewed_at", "id")
         .values_list("item_id", "verdict")
     ):
         verdicts.setdefault(item_id, []).append(verdict)
-    return cohens_kappa((v[0], v[1]) for v in verdicts.values() if len(v) >= 2)
+    return [(v[0], v[1]) for v in verdicts.values() if len(v) >= 2]
+
+
+def sample_agreement(sample: QualitySample) -> Agreement:
+    """Return the agreement of the sample's double-reviewed items that have both reviews."""
+    return cohens_kappa(double_review_pairs([sample]))
 
 
 def sample_verdicts(sample: QualitySample) -> dict[str, int]:

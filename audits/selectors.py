@@ -18,7 +18,14 @@ from governance.errors import NotFound, PermissionDenied, ValidationFailed
 from governance.models import Decision
 
 from . import early_warning, merkle, signing, statements
-from .models import Checkpoint, CorrectiveAction, LedgerEntry, QualitySample, SampleItem
+from .models import (
+    Checkpoint,
+    CorrectiveAction,
+    LedgerEntry,
+    OversightReport,
+    QualitySample,
+    SampleItem,
+)
 from .tree import StoredTree
 
 BUNDLE_FORMAT = "ombud-evidence/1"
@@ -308,3 +315,44 @@ def early_warning_get(*, user: Any, day: date | None = None) -> early_warning.Ea
     if not policies.can_read_early_warning(user):
         raise PermissionDenied(_("Your role does not include the early warning."))
     return early_warning.category_spikes(day=day)
+
+
+# --- oversight reports -------------------------------------------------------------------------
+
+
+def published_reports() -> QuerySet[OversightReport]:
+    """Return every published report, newest first: public, as the transparency page shows.
+
+    Published reports hold only suppressed aggregates, so this read needs no user; the heavy
+    file columns are deferred until a file is asked for.
+    """
+    return (
+        OversightReport.objects.select_related("superseded_by", "supersedes", "checkpoint")
+        .defer("csv", "html_en", "html_zh_hans")
+        .order_by("-period_start", "-number")
+    )
+
+
+def published_report_get(*, number: int) -> OversightReport:
+    """Return one published report by number, or NotFound."""
+    report = (
+        OversightReport.objects.select_related("superseded_by", "supersedes")
+        .filter(number=number)
+        .first()
+    )
+    if report is None:
+        raise NotFound(_("No report %s is published; see the list of reports.") % number)
+    return report
+
+
+def report_list(*, user: Any) -> QuerySet[OversightReport]:
+    """List the reports over the API (oversight roles; the public reads the transparency page)."""
+    if not policies.can_read_reports(user):
+        raise PermissionDenied(_("Your role does not include oversight reports."))
+    return published_reports()
+
+
+def report_get(*, user: Any, number: int) -> OversightReport:
+    """Return one report over the API, or NotFound."""
+    report_list(user=user)
+    return published_report_get(number=number)

@@ -1,6 +1,12 @@
-"""Check an Ombud evidence bundle offline: no Django, no database, no network.
+"""Check an Ombud evidence bundle or oversight report offline: no Django, no database, no network.
 
     python -m audits.verify_bundle bundle.json [--key VERIFIER_KEY] [--trusted-checkpoint old.txt]
+    python -m audits.verify_bundle report.json [--key VERIFIER_KEY] [--file report.csv ...]
+
+A report (a published oversight report's JSON download) is checked instead for: a signature by
+a known key over the report's SHA-256 and its files', the ledger checkpoint it names being
+signed by a known key and being the one the report says its figures were counted at, and each
+--file (the report's CSV or HTML pages) being one of the files the signature lists.
 
 It checks that the bundle's checkpoint is signed by a known key, that every entry in it is
 included in the tree that checkpoint signs, and, given a checkpoint you kept from earlier, that
@@ -15,6 +21,7 @@ signed it. Needs only Python's standard library and the `cryptography` package.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from dataclasses import dataclass, field
@@ -24,6 +31,7 @@ from typing import Any
 from audits import merkle, notes
 
 BUNDLE_FORMAT = "ombud-evidence/1"
+REPORT_FORMAT = "ombud-report/1"
 
 
 class BundleError(Exception):
@@ -154,6 +162,119 @@ def verify_bundle(
     return result
 
 
+@dataclass
+class ReportResult:
+    """What a successful report verification established."""
+
+    origin: str
+    number: int
+    period: str
+    key: str
+    tree_size: int
+    root_hex: str
+    supersedes: int | None
+    files: dict[str, str] = field(default_factory=dict)  # file name -> which file it is
+    pinned: bool = False
+
+
+def _signed_report_lines(text: str) -> dict[str, Any]:
+    """Parse the text a report's signature covers."""
+    lines = text.rstrip("\n").split("\n")
+    if not lines or lines[0] != REPORT_FORMAT:
+        raise BundleError("the signature is not over an Ombud report")
+    fields: dict[str, Any] = {"sha256": {}}
+    for line in lines[1:]:
+        word, _sp, rest = line.partition(" ")
+        if word == "sha256":
+            name, _sp2, digest = rest.partition(" ")
+            fields["sha256"][name] = digest
+        else:
+            fields[word] = rest
+    for needed in ("origin", "report", "period", "checkpoint", "supersedes"):
+        if needed not in fields:
+            raise BundleError(f"the signed text has no {needed} line")
+    if "json" not in fields["sha256"]:
+        raise BundleError("the signed text lists no digest of the report")
+    return fields
+
+
+def verify_report(
+    bundle: dict[str, Any],
+    *,
+    pinned_keys: list[str] | None = None,
+    files: dict[str, bytes] | None = None,
+) -> ReportResult:
+    """Verify a report download and any of its files; return what was established or raise
+    BundleError."""
+    report, signature = bundle.get("report"), bundle.get("signature")
+    if not isinstance(report, dict) or not isinstance(signature, str):
+        raise BundleError("the report or its signature is missing")
+    try:
+        keys = [notes.VerifierKey.decode(k) for k in (pinned_keys or bundle["keys"])]
+        text, key = notes.verify_note(signature, keys)
+    except (notes.NoteError, KeyError, TypeError, AttributeError) as exc:
+        raise BundleError(f"signature: {exc}") from exc
+    signed = _signed_report_lines(text)
+    digest = hashlib.sha256(_canonical(report)).hexdigest()
+    if digest != signed["sha256"]["json"]:
+        raise BundleError("the report's content differs from what was signed: it was altered")
+    checkpoint = report.get("checkpoint") or {}
+    period = (report.get("period") or {}).get("label")
+    supersedes = (report.get("supersedes") or {}).get("number")
+    claims = {
+        "origin": str(report.get("origin")),
+        "report": str(report.get("number")),
+        "period": str(period),
+        "supersedes": "-" if supersedes is None else str(supersedes),
+    }
+    for name, value in claims.items():
+        if signed[name] != value:
+            raise BundleError(f"the signed {name} ({signed[name]}) is not the report's ({value})")
+    try:
+        size_text, root_text = signed["checkpoint"].split(" ")
+        signed_size, signed_root = int(size_text), notes.b64decode_canonical(root_text)
+        stated, _cp_key = notes.verify_checkpoint(checkpoint["note"], keys)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BundleError(f"checkpoint: {exc}") from exc
+    if (stated.tree_size, stated.root_hash) != (signed_size, signed_root):
+        raise BundleError("the report's checkpoint is not the one its signature names")
+    if (checkpoint.get("tree_size"), checkpoint.get("root_hash")) != (
+        stated.tree_size,
+        stated.root_hash.hex(),
+    ):
+        raise BundleError("the report's checkpoint fields differ from its signed checkpoint")
+    result = ReportResult(
+        str(report.get("origin")),
+        int(report["number"]),
+        str(period),
+        key.encode(),
+        stated.tree_size,
+        stated.root_hash.hex(),
+        supersedes,
+        pinned=bool(pinned_keys),
+    )
+    listed = {v: k for k, v in signed["sha256"].items()}
+    for name, content in (files or {}).items():
+        which = listed.get(hashlib.sha256(content).hexdigest())
+        if which is None:
+            raise BundleError(f"{name} is not one of this report's signed files: it was altered")
+        result.files[name] = which
+    return result
+
+
+def _print_report(result: ReportResult) -> None:
+    print(f"Report {result.number} of {result.period}, from {result.origin}")
+    print(f"Signed by: {result.key}" + ("" if result.pinned else "  (the bundle's own key)"))
+    if not result.pinned:
+        print("Note: pass --key with the platform's published verifier key to pin the signer.")
+    print(f"Counted at: checkpoint {result.tree_size}, root {result.root_hex}")
+    if result.supersedes is not None:
+        print(f"Supersedes: report {result.supersedes}")
+    for name, which in result.files.items():
+        print(f"File {name}: the report's signed {which}")
+    print("OK")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m audits.verify_bundle", description=__doc__)
     parser.add_argument("bundle", type=Path)
@@ -163,9 +284,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--trusted-checkpoint", type=Path, help="A signed checkpoint you kept from earlier."
     )
+    parser.add_argument(
+        "--file",
+        type=Path,
+        action="append",
+        default=[],
+        help="A report's CSV or HTML file to check against its signature (repeatable).",
+    )
     args = parser.parse_args(argv)
     try:
         bundle = json.loads(args.bundle.read_text(encoding="utf-8"))
+        if isinstance(bundle, dict) and bundle.get("format") == REPORT_FORMAT:
+            files = {str(path): path.read_bytes() for path in args.file}
+            _print_report(verify_report(bundle, pinned_keys=args.key, files=files))
+            return 0
+        if args.file:
+            raise BundleError("--file is for reports; this is an evidence bundle")
         trusted = None
         if args.trusted_checkpoint:
             # A saved file may gain trailing blank lines; a signed note ends in exactly one.

@@ -254,3 +254,7 @@ LOGGING = {
 
 # Reverting from the admin's history page would write around the services (and the ledger).
 SIMPLE_HISTORY_REVERT_DISABLED = True
+
+# Oversight reports (audits/figures.py): a count below this many records is withheld from a
+# published report, with any figure that would let a reader work it out.
+OMBUD_REPORT_MIN_CELL = int(os.environ.get("OMBUD_REPORT_MIN_CELL", "5"))

@@ -23,7 +23,7 @@ from rest_framework.authtoken.models import Token
 
 from audits.services import ledger_seal
 
-from . import services
+from . import deadlines, services
 from .choices import (
     AppealOutcome,
     AutomatedDecision,
@@ -676,4 +676,15 @@ def load_demo(*, complaints: int = 500, seed: int = 2026) -> DemoResult:
         demo.replay()
     # Outside the loading transaction: a checkpoint signs only what has been committed.
     ledger_seal()
+    _publish_last_month()
     return DemoResult(True, Complaint.objects.count(), _accounts())
+
+
+def _publish_last_month() -> None:
+    """Publish last month's oversight report, so the transparency page has one to show."""
+    from audits.reports import report_publish
+
+    first_of_month = deadlines.business_date(timezone.now()).replace(day=1)
+    last_month = first_of_month - timedelta(days=1)
+    supervisor = get_user_model().objects.get(username="supervisor")
+    report_publish(actor=supervisor, period=f"{last_month:%Y-%m}")

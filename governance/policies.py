@@ -185,6 +185,17 @@ def can_read_early_warning(user: Any) -> bool:
     return roles_of(user).has(Role.SUPERVISOR, Role.COMPLIANCE_OFFICER)
 
 
+def can_publish_reports(user: Any) -> bool:
+    """Allow supervisors, the independent oversight, to publish oversight reports."""
+    return roles_of(user).has(Role.SUPERVISOR)
+
+
+def can_read_reports(user: Any) -> bool:
+    """Allow supervisors and compliance officers to list reports over the API (anyone may read
+    the published ones on the transparency page)."""
+    return roles_of(user).has(Role.SUPERVISOR, Role.COMPLIANCE_OFFICER)
+
+
 def can_draw_samples(user: Any) -> bool:
     """Allow supervisors to draw a quality sample of decisions."""
     return roles_of(user).has(Role.SUPERVISOR)

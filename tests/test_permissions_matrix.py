@@ -29,7 +29,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from audits import sampling
+from audits import reports, sampling
 from audits.api.oversight import router as oversight_router
 from audits.api.urls import router as ledger_router
 from audits.models import Checkpoint, CorrectiveAction, QualitySample
@@ -169,6 +169,11 @@ _TABLE: dict[str, tuple[Expect, ...]] = {
     "corrective-action.list": (ANON, DENY, DENY, DENY, DENY, DENY, OK,   OK,   OK,   DENY, DENY),
     "corrective-action.close":
                               (ANON, DENY, DENY, DENY, DENY, DENY, OK,   DENY, DENY, DENY, DENY),
+    # Oversight reports: supervisors publish; oversight reads them over the API (everyone
+    # reads the published ones on the public transparency page, which is not API).
+    "report.list":            (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
+    "report.create":          (ANON, DENY, DENY, DENY, DENY, DENY, DENY, DENY, NEW,  DENY, DENY),
+    "report.retrieve":        (ANON, DENY, DENY, DENY, DENY, DENY, DENY, OK,   OK,   DENY, DENY),
 }
 # fmt: on
 
@@ -327,6 +332,16 @@ def _sampled() -> Flow:
         **{k: date.fromisoformat(v) for k, v in _this_month().items()},
     )
     return f
+
+
+def _reported() -> Flow:
+    """A complaint, and the report of a month long past published by another supervisor."""
+    f = factories.flow_at(S.RECEIVED)
+    reports.report_publish(actor=factories.user_with_role(Role.SUPERVISOR), period=PAST_MONTH)
+    return f
+
+
+PAST_MONTH = "2025-03"
 
 
 def _disagreed() -> Flow:
@@ -702,6 +717,19 @@ ENDPOINTS: dict[str, Endpoint] = {
         _disagreed,
         body=lambda f, u: {"resolution": "Coached the handler on proportionate action."},
     ),
+    "report.list": Endpoint(
+        "get",
+        lambda f: "/api/v1/oversight/reports/",
+        _reported,
+        listed=lambda f: ("number", 1),
+    ),
+    "report.create": Endpoint(
+        "post",
+        lambda f: "/api/v1/oversight/reports/",
+        _at(S.RECEIVED),
+        body=lambda f, u: {"period": PAST_MONTH},
+    ),
+    "report.retrieve": Endpoint("get", lambda f: "/api/v1/oversight/reports/1/", _reported),
     "subject.link_account": Endpoint(
         "post",
         lambda f: _subject_url(f, "link-account"),

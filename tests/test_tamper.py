@@ -15,7 +15,15 @@ from django.apps import apps
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from audits.models import AppendOnlyModel, LedgerEntry, QualitySample, Review, SampleItem
+from audits.models import (
+    AppendOnlyModel,
+    LedgerEntry,
+    OversightReport,
+    QualitySample,
+    Review,
+    SampleItem,
+)
+from audits.reports import report_publish
 from audits.services import ledger_seal
 from audits.triggers import trigger_names
 from governance import services
@@ -47,6 +55,7 @@ APPEND_ONLY_LABELS = {
     "audits.QualitySample",
     "audits.SampleItem",
     "audits.Review",
+    "audits.OversightReport",
     "governance.PolicyClause",
     "governance.ComplaintTransition",
     "governance.Decision",
@@ -80,6 +89,7 @@ TAMPERS = [
     Tamper(QualitySample, "seed", "0" * 64),
     Tamper(SampleItem, "stratum", "moderation/harassment/rejected"),
     Tamper(Review, "verdict", "disagree"),
+    Tamper(OversightReport, "document", "{}"),
 ]
 IDS = [t.model._meta.label for t in TAMPERS]
 
@@ -174,7 +184,9 @@ def rows() -> dict[type[models.Model], models.Model]:
         reviewed_at=at,
     )
     review.save()
+    report = report_publish(actor=supervisor, period="2025-03")
     return {
+        OversightReport: report,
         QualitySample: sample,
         SampleItem: item,
         Review: review,

@@ -6,7 +6,7 @@ router, so tests/test_permissions_matrix.py finds every oversight route in one r
 
 from rest_framework.routers import DefaultRouter
 
-from . import early_warning, sampling, statements
+from . import early_warning, reports, sampling, statements
 
 router = DefaultRouter()
 router.include_root_view = False
@@ -16,6 +16,7 @@ router.register(
     "corrective-actions", sampling.CorrectiveActionViewSet, basename="corrective-action"
 )
 router.register("statements", statements.StatementViewSet, basename="statement")
+router.register("reports", reports.ReportViewSet, basename="report")
 router.register("early-warning", early_warning.EarlyWarningViewSet, basename="early-warning")
 
 urlpatterns = router.urls

@@ -54,6 +54,18 @@ class Complaint(models.Model):
     )
     content_url = models.URLField(max_length=500, blank=True)
     content_id = models.CharField(max_length=200, blank=True)
+    # Set when the complaint is filed (governance.services.complaints.repeats_of), so that
+    # oversight reports count repeats in one scan instead of a sort over months of complaints.
+    repeats_complainant = models.BooleanField(
+        null=True,
+        editable=False,
+        help_text=_("Filed within 90 days of an earlier complaint by the same complainant."),
+    )
+    repeats_content = models.BooleanField(
+        null=True,
+        editable=False,
+        help_text=_("Filed within 90 days of an earlier complaint about the same content."),
+    )
 
     # Personal data lives in the privacy app; the complaint holds only references to it.
     complainant = models.ForeignKey(
@@ -99,6 +111,12 @@ class Complaint(models.Model):
             models.Index(fields=["department", "status", "decision_due_at"]),
             models.Index(fields=["status", "decision_due_at"]),
             models.Index(fields=["-received_at", "-id"]),
+            # Repeat detection at filing: the latest earlier complaint by content.
+            models.Index(fields=["content_id", "received_at"]),
+            models.Index(fields=["content_url", "received_at"]),
+            models.Index(fields=["complainant", "received_at"]),
+            # Reports count by the time of first decision.
+            models.Index(fields=["decided_at"]),
         ]
 
     def __str__(self) -> str:

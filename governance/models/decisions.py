@@ -76,6 +76,8 @@ class Decision(AppendOnlyModel):
 
     class Meta:
         ordering = ["-decided_at", "-id"]
+        # Reports count the decisions of a period.
+        indexes = [models.Index(fields=["decided_at"])]
         verbose_name = _("decision")
         verbose_name_plural = _("decisions")
         constraints = [

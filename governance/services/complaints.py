@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from audits.choices import EventType
@@ -46,6 +46,9 @@ from .recording import (
 
 SELF_SERVICE_CHANNELS = frozenset({Channel.WEB_FORM, Channel.IN_APP, Channel.API})
 MAX_DESCRIPTION = 10000
+# A complaint filed within this long after an earlier one by the same complainant, or about the
+# same content, is a repeat (oversight reports count them).
+REPEAT_WINDOW = timedelta(days=90)
 
 
 def _holidays_from(start: datetime) -> list[date]:
@@ -78,6 +81,23 @@ def _next_reference(year: int) -> str:
 
 
 # --- complaints ------------------------------------------------------------------------------
+
+
+def repeats_of(
+    *, complainant: Any, content_id: str, content_url: str, at: datetime
+) -> tuple[bool, bool]:
+    """Return whether a complaint filed at `at` repeats, within REPEAT_WINDOW, an earlier one
+    by the same complainant, and one about the same content (same id or URL): index probes."""
+    earlier = Complaint.objects.filter(received_at__gte=at - REPEAT_WINDOW, received_at__lte=at)
+    same_content = Q()
+    if content_id:
+        same_content |= Q(content_id=content_id)
+    if content_url:
+        same_content |= Q(content_url=content_url)
+    return (
+        earlier.filter(complainant=complainant).exists(),
+        bool(same_content) and earlier.filter(same_content).exists(),
+    )
 
 
 @transaction.atomic
@@ -180,6 +200,10 @@ def complaint_file(
     urgency = urgency or Urgency.NORMAL
     priority = priority_for(severity, urgency)
     holidays = _holidays_from(at)
+    content_url, content_id = content_url.strip(), content_id.strip()
+    repeats_complainant, repeats_content = repeats_of(
+        complainant=complainant, content_id=content_id, content_url=content_url, at=at
+    )
     complaint = Complaint(
         reference=reference,
         channel=channel,
@@ -189,8 +213,10 @@ def complaint_file(
         urgency=urgency,
         priority=priority,
         status=ComplaintStatus.RECEIVED,
-        content_url=content_url.strip(),
-        content_id=content_id.strip(),
+        content_url=content_url,
+        content_id=content_id,
+        repeats_complainant=repeats_complainant,
+        repeats_content=repeats_content,
         complainant=complainant,
         affected_subject=affected,
         description=note,

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from audits import sampling
+from audits import reports, sampling
 from audits.choices import EventType
 from audits.models import LedgerEntry
 from audits.services import ledger_seal
@@ -413,6 +413,8 @@ def populated() -> None:
         scores=dict.fromkeys(sampling.RUBRIC, 3),
         verdict="disagree",
     )
+    # A published oversight report of a month long past.
+    reports.report_publish(actor=factories.user_with_role(Role.SUPERVISOR), period="2025-03")
     # A checkpoint and a tile: with a tile width of 256 the log would need 256 entries, so the
     # tile is sealed from a narrower width (tests/audits/test_seal.py covers real widths).
     with pytest.MonkeyPatch.context() as patch:

@@ -34,3 +34,7 @@ class Command(BaseCommand):
         self.stdout.write(
             "Admin: http://127.0.0.1:8000/admin/   API docs: http://127.0.0.1:8000/api/docs/"
         )
+        self.stdout.write(
+            "Transparency page (no sign-in): http://127.0.0.1:8000/transparency/ "
+            "(简体中文: /zh-hans/transparency/)"
+        )

@@ -1,0 +1,94 @@
+"""The public transparency page: every published oversight report, its charts and its files.
+
+No sign-in: a published report holds only suppressed aggregates. English at /transparency/,
+Simplified Chinese at /zh-hans/transparency/ (config/urls.py). The files are served exactly as
+they were frozen and signed, so a download verifies offline.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
+
+from governance.errors import NotFound
+
+from . import reports, selectors
+from .models import OversightReport
+
+
+def _language() -> str:
+    return "zh-hans" if (get_language() or "en").lower().startswith("zh") else "en"
+
+
+def _report(number: int) -> OversightReport:
+    try:
+        return selectors.published_report_get(number=number)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+
+
+@require_safe
+def transparency(request: HttpRequest) -> HttpResponse:
+    """List the published reports, newest period first, each with its headline chart."""
+    language = _language()
+    entries: list[dict[str, Any]] = []
+    for report in selectors.published_reports():
+        document = json.loads(report.document)
+        context = reports.report_context(document, language)
+        entries.append(
+            {
+                "report": report,
+                "superseded_by": getattr(report, "superseded_by", None),
+                "doc": document,
+                "received": context["received"],
+                "decisions": context["decisions"]["total"],
+                "median": context["time"]["median"],
+                "share_decided_in_time": context["deadlines"][2]["share"],
+                "chart": context["charts"]["category"],
+                "published": context["published"],
+            }
+        )
+    return render(request, "audits/transparency.html", {"entries": entries, "language": language})
+
+
+@require_safe
+def report_page(request: HttpRequest, number: int) -> HttpResponse:
+    """Serve a report's frozen page in the visitor's language."""
+    report = _report(number)
+    html = report.html_zh_hans if _language() == "zh-hans" else report.html_en
+    return HttpResponse(html, content_type="text/html; charset=utf-8")
+
+
+# What each download is: the stored column, its media type and its file suffix.
+_FILES = {
+    "csv": ("csv", "text/csv; charset=utf-8", "csv"),
+    "sig": ("signature", "text/plain; charset=utf-8", "sig.txt"),
+    "en.html": ("html_en", "text/html; charset=utf-8", "en.html"),
+    "zh-hans.html": ("html_zh_hans", "text/html; charset=utf-8", "zh-hans.html"),
+}
+
+
+@require_safe
+def report_file(request: HttpRequest, number: int, kind: str) -> HttpResponse:
+    """Serve one of a report's files as a download: JSON (with its signature), CSV, the
+    signed note, or the page in one language."""
+    report = _report(number)
+    if kind == "json":
+        response: HttpResponse = JsonResponse(
+            reports.report_bundle(report), json_dumps_params={"ensure_ascii": False, "indent": 1}
+        )
+        suffix = "json"
+    elif kind in _FILES:
+        column, media_type, suffix = _FILES[kind]
+        response = HttpResponse(getattr(report, column), content_type=media_type)
+    else:
+        raise Http404(_("No such file; a report offers json, csv, sig, en.html and zh-hans.html."))
+    name = reports.report_file_name(report, suffix)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
