@@ -217,7 +217,27 @@ def _complaints(qs: QuerySet[Complaint]) -> dict[str, Any]:
     categories = dict(Category.objects.order_by("code").values_list("id", "code"))
     departments = dict(Department.objects.order_by("code").values_list("id", "code"))
     received = sum(row["n"] for row in rows)
-    repeats = sum(row["n"] for row in rows if row["repeats_complainant"] or row["repeats_content"])
+    # Repeats as a partition (by complainant only, by content only, both), so the overlap of
+    # two published counts cannot give a withheld one away.
+    kinds = {
+        "same_complainant_only": (True, False),
+        "same_content_only": (False, True),
+        "both": (True, True),
+    }
+    repeats_by = Table(
+        (
+            kind,
+            Tally(
+                sum(
+                    row["n"]
+                    for row in rows
+                    if (bool(row["repeats_complainant"]), bool(row["repeats_content"])) == flags
+                )
+            ),
+        )
+        for kind, flags in kinds.items()
+    )
+    repeats = sum(cell.n for cell in repeats_by.values())
     return {
         "received": Tally(received),
         "by_channel": _table(_sum_by(rows, "channel"), Channel.values),
@@ -226,8 +246,7 @@ def _complaints(qs: QuerySet[Complaint]) -> dict[str, Any]:
         "repeats": {
             "window_days": REPEAT_WINDOW.days,
             "total": Tally(repeats),
-            "same_complainant": Tally(sum(row["n"] for row in rows if row["repeats_complainant"])),
-            "same_content": Tally(sum(row["n"] for row in rows if row["repeats_content"])),
+            "by_kind": repeats_by,
             "share": _share(repeats, received),
         },
     }
@@ -405,13 +424,16 @@ def _satisfaction(start: datetime, end: datetime) -> dict[str, Any]:
     summary = ratings.aggregate(n=Count("id"), mean=Avg("score"))
     n = summary["n"]
     mean = None if summary["mean"] is None else round(float(summary["mean"]), 2)
+    distribution = _table(
+        ratings.values_list("score").annotate(c=Count("id")).order_by(),
+        [str(score) for score in range(1, 6)],
+    )
     return {
         "ratings": Tally(n),
-        "mean": Stat(mean, (n,)),
-        "distribution": _table(
-            ratings.values_list("score").annotate(c=Count("id")).order_by(),
-            [str(score) for score in range(1, 6)],
-        ),
+        # With the count and the mean published, one withheld score could be solved for: the
+        # mean rests on every cell of the distribution.
+        "mean": Stat(mean, (n, *(cell.n for cell in distribution.values()))),
+        "distribution": distribution,
     }
 
 
@@ -546,16 +568,17 @@ def _small(n: int, min_cell: int) -> bool:
 
 
 def _secondary(table: Mapping[str, Tally], min_cell: int) -> set[str]:
-    """Return the keys to blank in `table`: its small cells, and when exactly one is small,
-    also the smallest other non-zero cell, so the total does not give the small one away."""
-    small = {key for key, cell in table.items() if _small(cell.n, min_cell)}
-    if len(small) == 1:
-        others = sorted(
-            (cell.n, key) for key, cell in table.items() if key not in small and cell.n > 0
-        )
-        if others:
-            small.add(others[0][1])
-    return small
+    """Return the keys to blank in `table`: its small cells, then the smallest other non-zero
+    cells until the blanked ones cannot be worked out from the table's total: at least two of
+    them, together at least `min_cell` (two cells of 1 beside a published total give each
+    other away)."""
+    blank = {key for key, cell in table.items() if _small(cell.n, min_cell)}
+    if not blank:
+        return blank
+    others = sorted((cell.n, key) for key, cell in table.items() if key not in blank and cell.n)
+    while others and (len(blank) < 2 or sum(table[k].n for k in blank) < min_cell):
+        blank.add(others.pop(0)[1])
+    return blank
 
 
 def suppress(figures: Mapping[str, Any], min_cell: int = DEFAULT_MIN_CELL) -> Suppressed:
@@ -586,7 +609,7 @@ def suppress(figures: Mapping[str, Any], min_cell: int = DEFAULT_MIN_CELL) -> Su
         if isinstance(value, Mapping):
             return {k: walk(v, f"{path}.{k}" if path else k) for k, v in value.items()}
         if isinstance(value, list):
-            return [walk(v, f"{path}[{i}]") for i, v in enumerate(value)]
+            return [walk(v, f"{path}.{i}") for i, v in enumerate(value)]
         return value
 
     out.figures = walk(figures, "")

@@ -46,7 +46,7 @@ from governance.choices import (
     DecisionOutcome,
 )
 from governance.deadlines import business_date
-from governance.errors import Conflict, NotFound, ValidationFailed
+from governance.errors import Conflict, ValidationFailed
 from governance.models import Category, Department
 from governance.services.recording import at_or_now, require, sha256_hex
 from privacy.choices import ErasureCause, RequestKind
@@ -220,7 +220,7 @@ class _Reader:
     def value(self, path: str) -> Any:
         node: Any = self.doc["figures"]
         for part in path.split("."):
-            node = node[part]
+            node = node[int(part)] if isinstance(node, list) else node[part]
         return node
 
     def cell(self, path: str, *, percent: bool = False, unit: str = "") -> Cell:
@@ -326,8 +326,14 @@ def report_context(document: dict[str, Any], language: str) -> dict[str, Any]:
         "repeats": {
             "window_days": r.value("repeat_complaints.window_days"),
             "total": r.cell("repeat_complaints.total"),
-            "same_complainant": r.cell("repeat_complaints.same_complainant"),
-            "same_content": r.cell("repeat_complaints.same_content"),
+            "by_kind": [
+                (label, r.cell(f"repeat_complaints.by_kind.{kind}"))
+                for kind, label in (
+                    ("same_complainant_only", _("Same complainant only")),
+                    ("same_content_only", _("Same content only")),
+                    ("both", _("Same complainant and same content")),
+                )
+            ],
             "share": r.cell("repeat_complaints.share", percent=True),
         },
         "satisfaction": {
@@ -443,6 +449,15 @@ def _check_supersedes(period: fig.Period, supersedes: Any, correction: str) -> A
         .first()
     )
     if supersedes is None:
+        if correction.strip():
+            raise ValidationFailed(
+                _("No report was made; correct the fields named."),
+                fields={
+                    "supersedes": [
+                        _("A correction names the report it supersedes; give its number.")
+                    ]
+                },
+            )
         if original is not None:
             current = (
                 OversightReport.objects.filter(period=period.label).order_by("-number").first()
@@ -461,7 +476,15 @@ def _check_supersedes(period: fig.Period, supersedes: Any, correction: str) -> A
         else OversightReport.objects.filter(number=supersedes).first()
     )
     if target is None:
-        raise NotFound(_("No report %(number)s; name a published report.") % {"number": supersedes})
+        raise ValidationFailed(
+            _("No report was made; correct the fields named."),
+            fields={
+                "supersedes": [
+                    _("No report %(number)s is published; name a published report of the period.")
+                    % {"number": supersedes}
+                ]
+            },
+        )
     if target.period != period.label:
         raise ValidationFailed(
             _("No report was made; correct the fields named."),

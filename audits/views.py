@@ -1,8 +1,8 @@
 """The public transparency page: every published oversight report, its charts and its files.
 
 No sign-in: a published report holds only suppressed aggregates. English at /transparency/,
-Simplified Chinese at /zh-hans/transparency/ (config/urls.py). The files are served exactly as
-they were frozen and signed, so a download verifies offline.
+Simplified Chinese at /zh-hans/transparency/ (audits/urls.py). The files are served exactly as
+they were frozen and signed, so a download verifies offline; being frozen, they may be cached.
 """
 
 from __future__ import annotations
@@ -12,18 +12,19 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils.translation import get_language
+from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from governance.errors import NotFound
 
-from . import reports, selectors
+from . import reports, selectors, signing
 from .models import OversightReport
 
-
-def _language() -> str:
-    return "zh-hans" if (get_language() or "en").lower().startswith("zh") else "en"
+# A published report never changes; a correction is another report at another address.
+_FROZEN = cache_control(public=True, max_age=86400, immutable=True)
 
 
 def _report(number: int) -> OversightReport:
@@ -34,35 +35,47 @@ def _report(number: int) -> OversightReport:
 
 
 @require_safe
-def transparency(request: HttpRequest) -> HttpResponse:
+def transparency(request: HttpRequest, language: str) -> HttpResponse:
     """List the published reports, newest period first, each with its headline chart."""
-    language = _language()
+    suffix = "" if language == "en" else f"-{language}"
     entries: list[dict[str, Any]] = []
-    for report in selectors.published_reports():
-        document = json.loads(report.document)
-        context = reports.report_context(document, language)
-        entries.append(
-            {
-                "report": report,
-                "superseded_by": getattr(report, "superseded_by", None),
-                "doc": document,
-                "received": context["received"],
-                "decisions": context["decisions"]["total"],
-                "median": context["time"]["median"],
-                "share_decided_in_time": context["deadlines"][2]["share"],
-                "chart": context["charts"]["category"],
-                "published": context["published"],
-            }
-        )
-    return render(request, "audits/transparency.html", {"entries": entries, "language": language})
+    with translation.override(language):
+        for report in selectors.published_reports():
+            document = json.loads(report.document)
+            context = reports.report_context(document, language)
+            entries.append(
+                {
+                    "report": report,
+                    "superseded_by": getattr(report, "superseded_by", None),
+                    "doc": document,
+                    "page_url": reverse(f"transparency-report{suffix}", args=[report.number]),
+                    "received": context["received"],
+                    "decisions": context["decisions"]["total"],
+                    "median": context["time"]["median"],
+                    "share_decided_in_time": context["deadlines"][2]["share"],
+                    "chart": context["charts"]["category"],
+                    "published": context["published"],
+                }
+            )
+        page = {
+            "entries": entries,
+            "language": language,
+            "keys": [key.encode() for key in signing.verifier_keys()],
+        }
+        response = render(request, "audits/transparency.html", page)
+    response["Content-Language"] = language
+    return response
 
 
 @require_safe
-def report_page(request: HttpRequest, number: int) -> HttpResponse:
-    """Serve a report's frozen page in the visitor's language."""
+@_FROZEN
+def report_page(request: HttpRequest, number: int, language: str) -> HttpResponse:
+    """Serve a report's frozen page in the language of the route."""
     report = _report(number)
-    html = report.html_zh_hans if _language() == "zh-hans" else report.html_en
-    return HttpResponse(html, content_type="text/html; charset=utf-8")
+    html = report.html_zh_hans if language == "zh-hans" else report.html_en
+    response = HttpResponse(html, content_type="text/html; charset=utf-8")
+    response["Content-Language"] = language
+    return response
 
 
 # What each download is: the stored column, its media type and its file suffix.
@@ -75,6 +88,7 @@ _FILES = {
 
 
 @require_safe
+@_FROZEN
 def report_file(request: HttpRequest, number: int, kind: str) -> HttpResponse:
     """Serve one of a report's files as a download: JSON (with its signature), CSV, the
     signed note, or the page in one language."""

@@ -1,4 +1,3 @@
-from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -13,5 +12,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
 
-# Pages for people: English without a prefix, Simplified Chinese under /zh-hans/.
-urlpatterns += i18n_patterns(path("", include("audits.urls")), prefix_default_language=False)
+# Public pages, English at /transparency/ and Simplified Chinese at /zh-hans/transparency/.
+urlpatterns += [path("", include("audits.urls"))]

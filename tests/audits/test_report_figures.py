@@ -317,8 +317,7 @@ def test_every_figure_against_a_hand_built_data_set() -> None:
     assert got["repeat_complaints"] == {
         "window_days": 90,
         "total": 3,
-        "same_complainant": 2,
-        "same_content": 2,
+        "by_kind": {"same_complainant_only": 1, "same_content_only": 1, "both": 1},
         "share": round(3 / 16, 4),
     }
     assert got["satisfaction"] == {
@@ -428,6 +427,28 @@ def test_two_small_cells_in_a_table_need_no_third() -> None:
     assert published.figures == {"t": {"x": None, "y": None, "z": 12}}
 
 
+def test_withheld_cells_that_sum_to_a_small_number_take_another_with_them() -> None:
+    # Two cells of 1 beside a total of 52: withheld, they sum to 2, so each must be 1.
+    published = suppress({"t": Table(x=Tally(1), y=Tally(1), z=Tally(50))}, 5)
+    assert published.figures == {"t": {"x": None, "y": None, "z": None}}
+    published = suppress({"t": Table(x=Tally(1), y=Tally(1), z=Tally(4), w=Tally(30))}, 5)
+    assert published.figures == {"t": {"x": None, "y": None, "z": None, "w": 30}}
+
+
+def test_a_mean_is_withheld_with_any_cell_of_its_distribution() -> None:
+    # With the count, the mean and all but two cells published, the two could be solved for.
+    ratings = {
+        "ratings": Tally(32),
+        "mean": Stat(4.56, (32, 0, 0, 2, 10, 20)),
+        "distribution": Table(
+            {"1": Tally(0), "2": Tally(0), "3": Tally(2), "4": Tally(10), "5": Tally(20)}
+        ),
+    }
+    published = suppress({"satisfaction": ratings}, 5)
+    assert published.figures["satisfaction"]["mean"] is None
+    assert published.figures["satisfaction"]["distribution"]["3"] is None
+
+
 def test_a_stat_resting_on_a_small_count_is_withheld() -> None:
     published = suppress(
         {
@@ -459,8 +480,15 @@ def test_the_hand_built_month_published_withholds_its_small_cells() -> None:
     # then: the 16 complaints show, the single in-app and phone complaints do not
     f = published.figures
     assert f["complaints"]["received"] == 16
-    assert f["complaints"]["by_channel"]["web_form"] == 12
+    # In-app 1, API 2 and phone 1 are withheld; together only 4, they would still be worked
+    # out from the total, so the 12 by web form go too.
     assert f["complaints"]["by_channel"]["in_app"] is None
+    assert f["complaints"]["by_channel"]["web_form"] is None
+    assert f["complaints"]["by_category"] == {
+        **dict.fromkeys(f["complaints"]["by_category"], 0),
+        "harassment": 6,
+        "privacy": 10,
+    }
     assert "complaints.by_channel.phone" in published.paths
     # Four decisions, three appeals figures, two ratings: all too few to show.
     assert f["decisions"]["total"] is None
@@ -482,6 +510,22 @@ def _numbers(value: Any) -> list[Any]:
     if isinstance(value, list):
         return [n for v in value for n in _numbers(v)]
     return [value]
+
+
+def test_the_repeats_are_a_partition_so_their_overlap_gives_nothing_away() -> None:
+    # given: the hand-built month has one complaint of each kind of repeat
+    build()
+
+    # when
+    published = suppress(figures.period_figures(MARCH, as_of=AS_OF), 5).figures
+
+    # then: all three kinds are withheld, and the total with them
+    assert published["repeat_complaints"]["by_kind"] == {
+        "same_complainant_only": None,
+        "same_content_only": None,
+        "both": None,
+    }
+    assert published["repeat_complaints"]["total"] is None
 
 
 def test_the_migration_marks_earlier_complaints_as_filing_marks_new_ones() -> None:

@@ -25,7 +25,6 @@ from governance.choices import Role
 from governance.errors import (
     Conflict,
     ImmutableRecord,
-    NotFound,
     PermissionDenied,
     ValidationFailed,
 )
@@ -307,7 +306,8 @@ def test_a_correction_supersedes_and_leaves_the_original_as_it_was(published, su
     [
         ("2025-03", 1, "", ValidationFailed, "correction"),
         ("2025-04", 1, "Wrong month.", ValidationFailed, "supersedes"),
-        ("2025-03", 99, "No such report.", NotFound, None),
+        ("2025-03", 99, "No such report.", ValidationFailed, "supersedes"),
+        ("2025-03", None, "A correction of nothing.", ValidationFailed, "supersedes"),
         ("2025-3", None, "", ValidationFailed, "period"),
     ],
 )
@@ -341,6 +341,24 @@ def test_only_supervisors_publish(role):
     with pytest.raises(PermissionDenied):
         reports.report_publish(actor=factories.user_with_role(role), period="2025-03")
     assert not OversightReport.objects.exists()
+
+
+def test_a_month_with_a_quality_sample_publishes_and_shows_it(supervisor):
+    # given: the hand-built month of test_report_figures, sample and reviews included
+    from tests.audits.test_report_figures import build
+
+    build()
+
+    # when
+    report = reports.report_publish(actor=supervisor, period="2025-03")
+
+    # then: the sample's row is on both pages; its small counts are withheld
+    document = json.loads(report.document)
+    assert document["figures"]["quality"]["samples"][0]["items"] is None
+    assert "quality.samples.0.items" in document["suppressed"]
+    assert "2025-03-01 – 2025-03-31" in report.html_en
+    assert "2025-03-01 – 2025-03-31" in report.html_zh_hans
+    assert verify_bundle.verify_report(reports.report_bundle(report), pinned_keys=pinned())
 
 
 def test_quarters_and_years_are_published_too(supervisor):

@@ -57,6 +57,24 @@ def test_the_page_in_simplified_chinese(client: Client, two_reports) -> None:
     assert frozen.content.decode() == OversightReport.objects.get(number=1).html_zh_hans
 
 
+def test_the_page_shows_the_key_to_verify_with(client: Client, two_reports) -> None:
+    page = client.get("/transparency/").content.decode()
+    assert signing.current_verifier_key().encode() in page
+
+
+def test_frozen_files_may_be_cached(client: Client, two_reports) -> None:
+    for url in ("/transparency/reports/1/", "/transparency/reports/1/json"):
+        assert "immutable" in client.get(url)["Cache-Control"]
+
+
+def test_the_api_and_admin_still_answer_in_the_visitor_s_language(client: Client) -> None:
+    # The Chinese pages live under /zh-hans/; nothing else is pinned to English.
+    for url in ("/api/v1/complaints/", "/admin/login/"):
+        response = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        assert response["Content-Language"] == "zh-hans", url
+    assert client.get("/transparency/", HTTP_ACCEPT_LANGUAGE="zh-hans")["Content-Language"] == "en"
+
+
 def test_an_empty_page_says_so(client: Client) -> None:
     response = client.get("/transparency/")
     assert response.status_code == 200
