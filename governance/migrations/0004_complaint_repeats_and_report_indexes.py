@@ -22,7 +22,8 @@ def mark_repeats_on(connection):
     """Set the repeat flags of the complaints filed before they existed, as filing would have:
     each complaint's predecessor by complainant, content id and content URL, found with LAG()
     in one pass (UPDATE ... FROM works on PostgreSQL and SQLite 3.33+). A derived fact of the
-    record, written once here without history; the services set it from now on."""
+    record, written once here without history; the services set it from now on, and match a
+    complainant by contact hash as well, which this pass does not."""
     vendor = connection.vendor
     order = "ORDER BY received_at, id"
     content = (

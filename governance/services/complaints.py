@@ -31,6 +31,7 @@ from governance.models import (
 )
 from privacy import services as privacy_services
 from privacy.choices import NoteKind, SubjectKind
+from privacy.models import SubjectLookup
 from privacy.pseudonyms import actor_ref
 
 from .recording import (
@@ -87,15 +88,30 @@ def repeats_of(
     *, complainant: Any, content_id: str, content_url: str, at: datetime
 ) -> tuple[bool, bool]:
     """Return whether a complaint filed at `at` repeats, within REPEAT_WINDOW, an earlier one
-    by the same complainant, and one about the same content (same id or URL): index probes."""
+    by the same complainant, and one about the same content (same id or URL): index probes.
+
+    The same complainant is the same data subject, or another one with the same email or phone
+    (their keyed lookup hashes match): staff record each phoned-in complaint as a new subject.
+    """
     earlier = Complaint.objects.filter(received_at__gte=at - REPEAT_WINDOW, received_at__lte=at)
+    # The subjects sharing a contact hash with this one (index on field and digest), then
+    # their complaints in the window (index on complainant and time).
+    contacts = Q(pk__in=[])
+    for field_name, digest in SubjectLookup.objects.filter(subject=complainant).values_list(
+        "field", "digest"
+    ):
+        contacts |= Q(field=field_name, digest=digest)
+    people = {
+        complainant.pk,
+        *SubjectLookup.objects.filter(contacts).values_list("subject_id", flat=True),
+    }
     same_content = Q()
     if content_id:
         same_content |= Q(content_id=content_id)
     if content_url:
         same_content |= Q(content_url=content_url)
     return (
-        earlier.filter(complainant=complainant).exists(),
+        earlier.filter(complainant_id__in=people).exists(),
         bool(same_content) and earlier.filter(same_content).exists(),
     )
 

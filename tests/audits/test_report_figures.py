@@ -550,3 +550,27 @@ def test_the_migration_marks_earlier_complaints_as_filing_marks_new_ones() -> No
 
     # then
     assert sorted(Complaint.objects.values_list(*flags)) == at_filing
+
+
+def test_a_caller_recorded_twice_by_staff_is_the_same_complainant() -> None:
+    # given: a handler records two phone calls from one person, ten days apart, each as a new
+    # data subject, and a third from someone else
+    handler = factories.user_with_role(Role.HANDLER, "moderation")
+
+    def call(day: int, email: str) -> Complaint:
+        return _file(
+            handler,
+            at(3, day),
+            channel="phone",
+            complainant_name="Li Lei",
+            complainant_email=email,
+        )
+
+    first = call(3, "li.lei@example.test")
+    second = call(13, "LI.LEI@example.test ")
+    stranger = call(14, "han.meimei@example.test")
+
+    # then: the second is a repeat by the same complainant; the others are not
+    assert first.complainant_id != second.complainant_id
+    assert (first.repeats_complainant, second.repeats_complainant) == (False, True)
+    assert stranger.repeats_complainant is False
