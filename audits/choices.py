@@ -18,6 +18,7 @@ class EventType(models.TextChoices):
     REFERENCE_DATA_CHANGED = "reference_data.changed", _("Department, category or holiday changed")
     ROLE_GRANTED = "role.granted", _("Role granted")
     ROLE_REVOKED = "role.revoked", _("Role revoked")
+    TWO_FACTOR_ENROLLED = "account.two_factor_enrolled", _("Two-factor sign-in set up")
     SUBJECT_CREATED = "subject.created", _("Data subject recorded")
     SUBJECT_LINKED = "subject.linked", _("Data subject linked to a sign-in account")
     SUBJECT_ERASED = "subject.erased", _("Data subject's data key destroyed")

@@ -70,6 +70,8 @@ class PeriodKind:
     YEAR = "year"
 
 
+# The years a period may name.
+_YEARS = (1900, 2100)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.IGNORECASE)
 _YEAR = re.compile(r"^(\d{4})$")
@@ -89,6 +91,8 @@ class Period:
         """Return the period `text` names; ValidationFailed says how to write one."""
         value = (text or "").strip()
         try:
+            if not _YEARS[0] <= int(value[:4] or 0) <= _YEARS[1]:
+                raise ValueError(value)  # far outside any record; its time zone bounds overflow
             if match := _MONTH.match(value):
                 year, month = int(match[1]), int(match[2])
                 start = date(year, month, 1)

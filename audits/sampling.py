@@ -204,6 +204,9 @@ def _parse_period(
         errors["min_per_stratum"] = [_("Give a whole number, 0 or more.")]
     if period_end < period_start:
         errors["period_end"] = [_("The period must end on or after the day it starts.")]
+    for name, day in (("period_start", period_start), ("period_end", period_end)):
+        if not 1900 <= day.year <= 2100:
+            errors[name] = [_("Give a date between 1900 and 2100.")]
     if errors:
         raise ValidationFailed(_("No sample was drawn; correct the fields named."), fields=errors)
     return DrawParameters(period_start, period_end, rate_d, min_per_stratum, share_d)

@@ -14,3 +14,6 @@ urlpatterns = [
 
 # Public pages, English at /transparency/ and Simplified Chinese at /zh-hans/transparency/.
 urlpatterns += [path("", include("audits.urls"))]
+
+# Pages for people: sign-in, the language switch, and each role's pages.
+urlpatterns += [path("", include("governance.pages.urls"))]

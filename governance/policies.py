@@ -68,6 +68,20 @@ def forget_roles(user: Any) -> None:
         delattr(user, _CACHE_ATTR)
 
 
+def needs_two_factor(user: Any) -> bool:
+    """Return whether `user` must give a TOTP code to sign in: everyone but complainants."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.is_staff or user.is_superuser or roles_of(user).roles - {Role.COMPLAINANT})
+
+
+def is_signed_in(user: Any) -> bool:
+    """Return whether `user` has completed sign-in: a password, and a TOTP code where needed."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return not needs_two_factor(user) or bool(getattr(user, "is_verified", lambda: False)())
+
+
 def _staff_departments(user: Any) -> frozenset[int]:
     return roles_of(user).department_ids(Role.HANDLER, Role.DEPARTMENT_LEAD)
 
@@ -113,6 +127,16 @@ def can_withdraw_complaints(user: Any) -> bool:
 def can_rate_complaints(user: Any) -> bool:
     """Allow complainants to use the rating action."""
     return roles_of(user).has(Role.COMPLAINANT)
+
+
+def can_lead_department(user: Any) -> bool:
+    """Allow department leads to open their department's overview."""
+    return roles_of(user).has(Role.DEPARTMENT_LEAD)
+
+
+def can_audit_records(user: Any) -> bool:
+    """Allow compliance officers to search decisions and read full, ledger-checked histories."""
+    return roles_of(user).has(Role.COMPLIANCE_OFFICER)
 
 
 def can_view_timelines(user: Any) -> bool:

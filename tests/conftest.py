@@ -14,6 +14,17 @@ def _db(db: Any) -> None:
     """Every test in this suite uses the database (migrated, with the seeded reference data)."""
 
 
+@pytest.fixture(autouse=True)
+def _english() -> Any:
+    """Start every test in English: a page rendered in Chinese leaves Chinese active in its
+    thread (LocaleMiddleware activates per request and never deactivates)."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")
+
+
 @pytest.fixture
 def api() -> APIClient:
     return APIClient()
@@ -58,3 +69,24 @@ def supervisor() -> Any:
 @pytest.fixture
 def admin_user() -> Any:
     return factories.user_with_role(Role.ADMIN)
+
+
+@pytest.fixture
+def page_as():  # type: ignore[no-untyped-def]
+    """Return a function that gives a browser-like client signed in as a user, with the second
+    factor already given for staff (the sign-in steps themselves are tested in test_accounts)."""
+    from django.test import Client
+
+    def sign_in(user: Any, language: str = "en") -> Client:
+        client = Client(HTTP_ACCEPT_LANGUAGE=language)
+        factories.sign_in_pages(client, user)
+        return client
+
+    return sign_in
+
+
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    """Run the browser walkthrough first. On SQLite the live server shares the test thread's
+    in-memory connection, and after the suite's thread-using transactional tests have closed and
+    reopened it, the server's requests no longer see the restored reference rows."""
+    items.sort(key=lambda item: 0 if "/e2e/" in str(item.fspath) else 1)

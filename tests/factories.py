@@ -256,3 +256,26 @@ def plain_field(subject: Any, name: str) -> str:
     return (
         "" if blob is None else keys.decrypt(_data_key(subject), subject.record, name, bytes(blob))
     )
+
+
+def totp_device(user: Any) -> Any:
+    """Give `user` a confirmed authenticator (TOTP) device."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+
+
+def sign_in_pages(client: Any, user: Any) -> Any:
+    """Sign `client` in as `user` as the sign-in pages would: the session holds the user and,
+    for staff, the authenticator device that verified them."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from governance import policies
+
+    client.force_login(user)
+    if policies.needs_two_factor(user):
+        device = totp_device(user)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client

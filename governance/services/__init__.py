@@ -12,7 +12,15 @@ commands and tests all come through here. The modules split the writes by topic:
 - recording:       the steps every write shares (history stamp, transition, row lock)
 """
 
-from .administration import reference_record_save, role_grant, role_grant_check, role_revoke
+from .administration import (
+    complainant_register,
+    reference_record_save,
+    role_grant,
+    role_grant_check,
+    role_revoke,
+    two_factor_enrol,
+    two_factor_start,
+)
 from .complaints import (
     complaint_acknowledge,
     complaint_assign,
@@ -36,6 +44,7 @@ __all__ = [
     "SLA_STAGES",
     "appeal_decide",
     "appeal_file",
+    "complainant_register",
     "complaint_acknowledge",
     "complaint_assign",
     "complaint_close",
@@ -53,4 +62,6 @@ __all__ = [
     "role_grant_check",
     "role_revoke",
     "sla_breaches_escalate",
+    "two_factor_enrol",
+    "two_factor_start",
 ]

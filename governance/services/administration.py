@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
@@ -92,6 +94,87 @@ def role_grant(
         at=at,
     )
     return membership
+
+
+@transaction.atomic
+def complainant_register(
+    *, username: str, email: str, password: str, now: datetime | None = None
+) -> Any:
+    """Open a complainant's own account: the one role anyone may take without an admin."""
+    username, email = username.strip(), email.strip()
+    errors: dict[str, list[str]] = {}
+    user_model = get_user_model()
+    if not username:
+        errors["username"] = [_("Choose a user name.")]
+    elif len(username) > 150:
+        errors["username"] = [_("Keep the user name under 150 characters.")]
+    elif user_model.objects.filter(username__iexact=username).exists():
+        errors["username"] = [_("That user name is taken; choose another.")]
+    if "@" not in email:
+        errors["email"] = [_("Give an email address where decisions can reach you.")]
+    candidate = user_model(username=username, email=email)
+    try:
+        password_validation.validate_password(password, candidate)
+    except DjangoValidationError as exc:
+        errors["password"] = [str(m) for m in exc.messages]
+    if errors:
+        raise ValidationFailed(
+            _("The account was not opened; correct the fields named."), fields=errors
+        )
+    at = at_or_now(now)
+    candidate.set_password(password)
+    try:
+        with transaction.atomic():
+            candidate.save()
+    except IntegrityError as exc:
+        raise Conflict(_("That user name is taken; choose another.")) from exc
+    membership = RoleMembership(user=candidate, role=Role.COMPLAINANT, granted_at=at)
+    stamp_history(membership, candidate, _("Registered as a complainant"))
+    membership.save()
+    candidate.groups.add(Group.objects.get(name=Role.COMPLAINANT))
+    ledger_append(
+        event_type=EventType.ROLE_GRANTED,
+        object_ref=f"user:{actor_ref(candidate)}",
+        actor_ref=actor_ref(candidate),
+        data={"role": Role.COMPLAINANT, "department": None, "self_registered": True},
+        at=at,
+    )
+    return candidate
+
+
+@transaction.atomic
+def two_factor_start(*, user: Any) -> Any:
+    """Make a fresh, unconfirmed TOTP device for `user`'s first two-factor sign-in.
+
+    Any earlier unconfirmed device goes, so a key seen in an abandoned set-up is worthless.
+    """
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+
+
+@transaction.atomic
+def two_factor_enrol(*, user: Any, device: Any, token: str, now: datetime | None = None) -> Any:
+    """Confirm `user`'s new TOTP device with a code it produced; from then on it is required."""
+    device = type(device).objects.select_for_update().get(pk=device.pk, user=user)
+    if device.confirmed:
+        raise Conflict(_("This authenticator is already set up; sign in with its code."))
+    if not device.verify_token((token or "").strip()):
+        raise ValidationFailed(
+            _("The authenticator was not set up."),
+            fields={"token": [_("That code is not right; type the 6 digits your app shows now.")]},
+        )
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    ledger_append(
+        event_type=EventType.TWO_FACTOR_ENROLLED,
+        object_ref=f"user:{actor_ref(user)}",
+        actor_ref=actor_ref(user),
+        data={"method": "totp"},
+        at=at_or_now(now),
+    )
+    return device
 
 
 @transaction.atomic

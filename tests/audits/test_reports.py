@@ -257,8 +257,7 @@ def test_the_admin_shows_reports_read_only(published, admin_client_root):
 
 @pytest.fixture
 def admin_client_root(client: Any) -> Any:
-    client.force_login(factories.superuser())
-    return client
+    return factories.sign_in_pages(client, factories.superuser())
 
 
 # --- corrections ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import models
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -36,7 +37,7 @@ from tests import factories
 def _login(client: Any, user: Any) -> None:
     # Read the user back: the factory's in-memory password is not the stored one, and a session
     # whose password hash does not match the stored user is dropped on the next request.
-    client.force_login(get_user_model().objects.get(pk=user.pk))
+    factories.sign_in_pages(client, get_user_model().objects.get(pk=user.pk))
     assert client.get(reverse("admin:index")).wsgi_request.user.pk == user.pk
 
 
@@ -413,6 +414,15 @@ def populated() -> None:
         scores=dict.fromkeys(sampling.RUBRIC, 3),
         verdict="disagree",
     )
+    # django-axes' records: a failed and a successful sign-in of a complainant.
+    signer = factories.user_with_role(Role.COMPLAINANT)
+    signer.set_password("a-long-test-passphrase-9")
+    signer.save()
+    browser = Client()
+    browser.post(
+        reverse("sign-in"), {"username": signer.username, "password": "a-long-test-passphrase-9"}
+    )
+    browser.post(reverse("sign-in"), {"username": signer.username, "password": "wrong"})
     # A published oversight report of a month long past.
     reports.report_publish(actor=factories.user_with_role(Role.SUPERVISOR), period="2025-03")
     # A checkpoint and a tile: with a tile width of 256 the log would need 256 entries, so the

@@ -32,6 +32,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<22} {role:<42} API token {token}")
         self.stdout.write("")
         self.stdout.write(
+            "Sign in at http://127.0.0.1:8000/accounts/sign-in/. Staff (everyone but complainants) "
+            "then set up an authenticator app from the QR code shown; without a phone, "
+            "`DEBUG=1 .venv/bin/python manage.py demo_totp USERNAME` prints the current code."
+        )
+        self.stdout.write(
             "Admin: http://127.0.0.1:8000/admin/   API docs: http://127.0.0.1:8000/api/docs/"
         )
         self.stdout.write(

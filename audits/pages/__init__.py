@@ -1,0 +1,1 @@
+"""Pages of the audits app: the supervisors' oversight pages."""

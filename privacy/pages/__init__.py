@@ -1,0 +1,1 @@
+"""Pages of the privacy app: a complainant's own data (mine) and the privacy officers' (officer)."""
