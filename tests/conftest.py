@@ -83,10 +83,3 @@ def page_as():  # type: ignore[no-untyped-def]
         return client
 
     return sign_in
-
-
-def pytest_collection_modifyitems(items: list[Any]) -> None:
-    """Run the browser walkthrough first. On SQLite the live server shares the test thread's
-    in-memory connection, and after the suite's thread-using transactional tests have closed and
-    reopened it, the server's requests no longer see the restored reference rows."""
-    items.sort(key=lambda item: 0 if "/e2e/" in str(item.fspath) else 1)
