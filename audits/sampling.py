@@ -36,6 +36,7 @@ from fractions import Fraction
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -548,20 +549,69 @@ def cohens_kappa(pairs: Iterable[tuple[str, str]]) -> Agreement:
     return Agreement(n, float(observed), float(expected), None if kappa is None else float(kappa))
 
 
-def double_review_pairs(samples: Iterable[QualitySample]) -> list[tuple[str, str]]:
-    """Return the two verdicts of every double-reviewed item of `samples` that has both.
+def _pairs_by_sample(samples: Iterable[QualitySample]) -> dict[int, list[tuple[str, str]]]:
+    """Return, per sample, the two verdicts of every double-reviewed item that has both.
 
     The earlier review of each item counts as rater A, the later as rater B: which supervisor
     is which differs from item to item, as it always does in blind double review.
     """
     verdicts: dict[int, list[str]] = {}
-    for item_id, verdict in (
+    sample_of: dict[int, int] = {}
+    for sample_id, item_id, verdict in (
         Review.objects.filter(item__sample__in=list(samples), item__double_review=True)
         .order_by("item_id", "reviewed_at", "id")
-        .values_list("item_id", "verdict")
+        .values_list("item__sample_id", "item_id", "verdict")
     ):
         verdicts.setdefault(item_id, []).append(verdict)
-    return [(v[0], v[1]) for v in verdicts.values() if len(v) >= 2]
+        sample_of[item_id] = sample_id
+    pairs: dict[int, list[tuple[str, str]]] = {}
+    for item_id, given in verdicts.items():
+        if len(given) >= 2:
+            pairs.setdefault(sample_of[item_id], []).append((given[0], given[1]))
+    return pairs
+
+
+def double_review_pairs(samples: Iterable[QualitySample]) -> list[tuple[str, str]]:
+    """Return the two verdicts of every double-reviewed item of `samples` that has both."""
+    return [pair for pairs in _pairs_by_sample(samples).values() for pair in pairs]
+
+
+@dataclass(frozen=True)
+class SampleSummary:
+    """What a list of samples shows of each: its size, the items fully reviewed, the verdicts
+    given and the double reviewers' agreement."""
+
+    size: int
+    reviewed: int
+    verdicts: dict[str, int]
+    agreement: Agreement
+
+
+def sample_summaries(samples: Sequence[QualitySample]) -> dict[int, SampleSummary]:
+    """Summarise `samples` in three grouped queries, whatever their number."""
+    ids = [sample.pk for sample in samples]
+    size: Counter[int] = Counter()
+    reviewed: Counter[int] = Counter()
+    for item in (
+        SampleItem.objects.filter(sample_id__in=ids)
+        .only("sample_id", "double_review")
+        .annotate(review_count=Count("reviews"))
+    ):
+        size[item.sample_id] += 1
+        reviewed[item.sample_id] += item.review_count >= item.reviews_needed
+    verdicts: dict[int, dict[str, int]] = {i: dict.fromkeys(Verdict.values, 0) for i in ids}
+    for sample_id, verdict, count in (
+        Review.objects.filter(item__sample_id__in=ids)
+        .values_list("item__sample_id", "verdict")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        verdicts[sample_id][verdict] = count
+    pairs = _pairs_by_sample(samples)
+    return {
+        i: SampleSummary(size[i], reviewed[i], verdicts[i], cohens_kappa(pairs.get(i, [])))
+        for i in ids
+    }
 
 
 def sample_agreement(sample: QualitySample) -> Agreement:

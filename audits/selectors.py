@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,7 +19,8 @@ from governance.choices import ACTING_OUTCOMES
 from governance.errors import NotFound, PermissionDenied, ValidationFailed
 from governance.models import Decision
 
-from . import early_warning, merkle, signing, statements
+from . import early_warning, merkle, notes, signing, statements
+from .choices import EventType
 from .models import (
     Checkpoint,
     CorrectiveAction,
@@ -89,6 +92,81 @@ def inclusion_proof(*, user: Any, seq: int, tree_size: int | None = None) -> dic
         "proof": [_b64(p) for p in proof],
         "checkpoint": checkpoint.note,
     }
+
+
+# --- an entry checked in place ----------------------------------------------------------
+
+VERIFIED, AWAITING, FAILED = "verified", "awaiting", "failed"
+
+
+@dataclass
+class LedgerCheck:
+    """One ledger entry about the complaint and what checking it against a checkpoint showed."""
+
+    entry: LedgerEntry
+    state: str
+    tree_size: int | None = None
+    doc: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def event_label(self) -> str:
+        try:
+            return str(EventType(self.entry.event_type).label)
+        except ValueError:
+            return self.entry.event_type
+
+
+def _signed_root(checkpoint: Checkpoint) -> bytes | None:
+    """Return the root the checkpoint's signed note states, or None if the note does not verify
+    or disagrees with the stored row."""
+    try:
+        statement, _key = notes.verify_checkpoint(checkpoint.note, signing.verifier_keys())
+    except notes.NoteError:
+        return None
+    if statement.tree_size != checkpoint.tree_size or statement.root_hash.hex() != (
+        checkpoint.root_hash
+    ):
+        return None
+    return statement.root_hash
+
+
+def ledger_entry_checks(*, user: Any, object_refs: Iterable[str]) -> list[LedgerCheck]:
+    """Check each ledger entry about the given objects against the latest signed checkpoint.
+
+    One query reads the entries and one the checkpoint; each sealed entry's audit path comes
+    from one stored tree (cached tiles, each node read once) and is verified with
+    `merkle.verify_inclusion` over the hash of the entry's own body, against the root that the
+    checkpoint's signature covers: what the offline verifier checks, done in place.
+    """
+    _require_ledger_reader(user)
+    entries = list(LedgerEntry.objects.filter(object_ref__in=list(object_refs)).order_by("seq"))
+    try:
+        checkpoint: Checkpoint | None = checkpoint_get(user=user)
+    except NotFound:
+        checkpoint = None
+    root = _signed_root(checkpoint) if checkpoint is not None else None
+    tree = StoredTree()
+    checks = []
+    for entry in entries:
+        try:
+            doc = json.loads(entry.body)
+        except ValueError:
+            doc = {}
+        if checkpoint is None or entry.seq >= checkpoint.tree_size:
+            checks.append(LedgerCheck(entry, AWAITING, doc=doc))
+            continue
+        size = checkpoint.tree_size
+        ok = False
+        if root is not None:
+            try:
+                proof = merkle.inclusion_proof(tree, entry.seq, size)
+            except (LookupError, ValueError):
+                proof = None
+            ok = proof is not None and merkle.verify_inclusion(
+                merkle.hash_leaf(entry.body.encode("utf-8")), entry.seq, size, proof, root
+            )
+        checks.append(LedgerCheck(entry, VERIFIED if ok else FAILED, size, doc))
+    return checks
 
 
 def consistency_proof(*, user: Any, first: int, second: int) -> dict[str, Any]:

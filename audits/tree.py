@@ -17,10 +17,15 @@ def _width(level: int) -> int:
 
 
 class StoredTree:
-    """A SubtreeSource over the ledger table, using cached tiles where they exist."""
+    """A SubtreeSource over the ledger table, using cached tiles where they exist.
+
+    It remembers every tile and subtree hash it has read (the ledger only grows, so a range's
+    hash never changes): the audit paths of several entries share most of their nodes.
+    """
 
     def __init__(self) -> None:
         self._tiles: dict[tuple[int, int], bytes] = {}
+        self._nodes: dict[tuple[int, int], bytes] = {}
 
     def leaf_hashes(self, lo: int, hi: int) -> list[bytes]:
         rows = (
@@ -47,6 +52,12 @@ class StoredTree:
         return [self._tiles[(level, i)] for i in range(first, last)]
 
     def subtree(self, lo: int, hi: int) -> bytes:
+        node = self._nodes.get((lo, hi))
+        if node is None:
+            node = self._nodes[(lo, hi)] = self._subtree(lo, hi)
+        return node
+
+    def _subtree(self, lo: int, hi: int) -> bytes:
         n = hi - lo
         if n <= 0:
             raise ValueError("empty range")

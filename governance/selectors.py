@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,15 @@ from django.utils.translation import gettext as _
 from . import policies
 from .choices import Role
 from .errors import NotFound, PermissionDenied, ValidationFailed
-from .models import Appeal, Category, Complaint, Decision, Department, PolicyClause
+from .models import (
+    Appeal,
+    Category,
+    Complaint,
+    ComplaintQuerySet,
+    Decision,
+    Department,
+    PolicyClause,
+)
 
 _COMPLAINT_RELATED = (
     "category",
@@ -25,7 +34,7 @@ _COMPLAINT_RELATED = (
 )
 
 
-def complaint_list(*, user: Any) -> QuerySet[Complaint]:
+def complaint_list(*, user: Any) -> ComplaintQuerySet:
     """List the complaints `user` may see, with what the list shows already joined."""
     return Complaint.objects.visible_to(user).select_related(*_COMPLAINT_RELATED)
 
@@ -44,17 +53,7 @@ def assignee_get(*, complaint: Complaint, username: str) -> Any:
     One answer for "no such user" and "not in this department", so the caller learns nothing
     about accounts outside the department.
     """
-    user = (
-        get_user_model()
-        .objects.filter(
-            username=username,
-            is_active=True,
-            role_memberships__role__in=[Role.HANDLER, Role.DEPARTMENT_LEAD],
-            role_memberships__department_id=complaint.department_id,
-            role_memberships__revoked_at__isnull=True,
-        )
-        .first()
-    )
+    user = _department_staff([complaint.department_id]).filter(username=username).first()
     if user is None:
         raise ValidationFailed(
             _("The complaint was not assigned."),
@@ -66,6 +65,27 @@ def assignee_get(*, complaint: Complaint, username: str) -> Any:
             },
         )
     return user
+
+
+def _department_staff(department_ids: Iterable[int]) -> QuerySet[Any]:
+    return (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            role_memberships__role__in=[Role.HANDLER, Role.DEPARTMENT_LEAD],
+            role_memberships__department_id__in=sorted(department_ids),
+            role_memberships__revoked_at__isnull=True,
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def department_staff_list(*, user: Any, department_ids: Iterable[int]) -> QuerySet[Any]:
+    """List the active handlers and leads of those of `department_ids` that `user` leads
+    (whom a lead may assign complaints to)."""
+    led = policies.roles_of(user).department_ids(Role.DEPARTMENT_LEAD)
+    return _department_staff(led & set(department_ids))
 
 
 def decision_list(*, user: Any) -> QuerySet[Decision]:

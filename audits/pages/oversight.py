@@ -173,7 +173,9 @@ def _sample_summary(sample: QualitySample) -> dict[str, Any]:
 
 def _home_context(request: HttpRequest, form: DrawForm | None = None) -> dict[str, Any]:
     user = request.user
-    samples = [_sample_summary(s) for s in selectors.sample_list(user=user)[:50]]
+    listed = list(selectors.sample_list(user=user)[:50])
+    summaries = sampling.sample_summaries(listed)
+    samples = [{"sample": s, **vars(summaries[s.pk])} for s in listed]
     actions = (
         list(
             selectors.corrective_action_list(user=user).filter(status=CorrectiveActionStatus.OPEN)[

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -33,10 +33,38 @@ def _policies() -> Any:
     return policies
 
 
+# The deadline a complaint's status waits on: its stage and the field holding its due time.
+# Once decided (or ended) nothing is pending; appeals have no deadline of their own here.
+PENDING_DEADLINE: dict[str, tuple[str, str]] = {
+    ComplaintStatus.RECEIVED: (SlaStage.ACKNOWLEDGE, "acknowledge_due_at"),
+    ComplaintStatus.ACKNOWLEDGED: (SlaStage.TRIAGE, "triage_due_at"),
+    ComplaintStatus.TRIAGED: (SlaStage.DECIDE, "decision_due_at"),
+    ComplaintStatus.ASSIGNED: (SlaStage.DECIDE, "decision_due_at"),
+    ComplaintStatus.INVESTIGATING: (SlaStage.DECIDE, "decision_due_at"),
+}
+
+
 class ComplaintQuerySet(models.QuerySet):
     def visible_to(self, user: Any) -> ComplaintQuerySet:
         """Return the complaints `user` may see; none unless a role grants them."""
         return _policies().restrict_complaints(self, user)
+
+    def with_pending_due(self) -> ComplaintQuerySet:
+        """Annotate `pending_due`: the due time the complaint's status waits on, or null."""
+        return self.annotate(
+            pending_due=Case(
+                *(When(status=s, then=F(f)) for s, (_stage, f) in PENDING_DEADLINE.items()),
+                default=Value(None),
+                output_field=DateTimeField(),
+            )
+        )
+
+    def pending_overdue(self, now: Any) -> ComplaintQuerySet:
+        """Keep the complaints whose pending deadline lies before `now`."""
+        overdue = Q()
+        for status, (_stage, due_field) in PENDING_DEADLINE.items():
+            overdue |= Q(status=status, **{f"{due_field}__lt": now})
+        return self.filter(overdue)
 
 
 class Complaint(models.Model):
@@ -132,6 +160,11 @@ class Complaint(models.Model):
         """Return the statuses this complaint may move to next, in lifecycle order."""
         allowed = TRANSITIONS[self.status]
         return [status for status in ComplaintStatus.values if status in allowed]
+
+    def pending_deadline(self) -> tuple[str, Any] | None:
+        """Return (stage, due time) of the deadline the status waits on, or None."""
+        pending = PENDING_DEADLINE.get(self.status)
+        return None if pending is None else (pending[0], getattr(self, pending[1]))
 
 
 class Assignment(models.Model):

@@ -7,7 +7,6 @@ Mounted under /my/. Reads go through `governance.selectors` (scoped by `visible_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
-from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from governance import deadlines, policies, selectors, services
@@ -36,21 +35,11 @@ from privacy import vault
 from privacy.choices import AccessPurpose
 
 from .access import form_failed, page
+from .display import complaint_due, localised_name
 
 LIST_TEMPLATE = "ombud/complainant/list.html"
 NEW_TEMPLATE = "ombud/complainant/new.html"
 DETAIL_TEMPLATE = "ombud/complainant/detail.html"
-
-# A deadline closer than this is marked "due soon".
-DUE_SOON_HOURS = 24
-
-
-def _localised_name(obj: Any) -> str:
-    """Return a department's or category's name in the page's language."""
-    language = (get_language() or "").lower()
-    if language.startswith("zh") and obj.name_zh:
-        return str(obj.name_zh)
-    return str(obj.name)
 
 
 # --- forms -------------------------------------------------------------------------------------
@@ -58,7 +47,7 @@ def _localised_name(obj: Any) -> str:
 
 class CategoryChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Category) -> str:
-        return _localised_name(obj)
+        return localised_name(obj)
 
 
 class ComplaintForm(forms.Form):
@@ -146,44 +135,6 @@ class WithdrawForm(forms.Form):
 
 
 # --- reading -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Due:
-    """The next deadline a complaint waits on, as the pages show it."""
-
-    label: str
-    at: datetime
-    state: str  # "overdue", "due-soon" or "ok"
-
-    @property
-    def overdue(self) -> bool:
-        return self.state == "overdue"
-
-
-def next_due(complaint: Complaint, now: datetime | None = None) -> Due | None:
-    """Return the deadline the complaint now waits on, or None once it is decided or ended."""
-    now = now or timezone.now()
-    status = complaint.status
-    if status == ComplaintStatus.RECEIVED:
-        label, at = _("Acknowledgement due"), complaint.acknowledge_due_at
-    elif status == ComplaintStatus.ACKNOWLEDGED:
-        label, at = _("Triage due"), complaint.triage_due_at
-    elif status in (
-        ComplaintStatus.TRIAGED,
-        ComplaintStatus.ASSIGNED,
-        ComplaintStatus.INVESTIGATING,
-    ):
-        label, at = _("Decision due"), complaint.decision_due_at
-    else:
-        return None
-    if at < now:
-        state = "overdue"
-    elif (at - now).total_seconds() < DUE_SOON_HOURS * 3600:
-        state = "due-soon"
-    else:
-        state = "ok"
-    return Due(label, at, state)
 
 
 def _own_complaints(user: Any) -> Any:
@@ -296,8 +247,8 @@ def _detail_context(
     return {
         "complaint": complaint,
         "own": own,
-        "category_name": _localised_name(complaint.category),
-        "due": next_due(complaint),
+        "category_name": localised_name(complaint.category),
+        "due": complaint_due(complaint, timezone.now()),
         "description": description,
         "decisions": decision_rows,
         "current": current,
@@ -329,8 +280,8 @@ def complaint_list(request: HttpRequest) -> HttpResponse:
     rows = [
         {
             "complaint": c,
-            "category_name": _localised_name(c.category),
-            "due": next_due(c, now),
+            "category_name": localised_name(c.category),
+            "due": complaint_due(c, now),
             "own": c.complainant.user_id == request.user.pk,
         }
         for c in _own_complaints(request.user)

@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -23,29 +21,21 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
-from audits import merkle, notes, signing
 from audits import selectors as audit_selectors
 from audits.choices import EventType
-from audits.models import Checkpoint, LedgerEntry
-from audits.tree import StoredTree
+from audits.selectors import AWAITING, FAILED, LedgerCheck
 from governance import policies, selectors
 from governance.choices import DecisionKind, DecisionOutcome
-from governance.errors import NotFound
 from governance.models import Category, Department
 from privacy import selectors as privacy_selectors
 
 from .access import DateField, page
-
-PAGE_SIZE = 50
+from .display import paginate
 
 
 def _day_start(day: date) -> datetime:
     """The first moment of `day` in the time zone the pages show their times in."""
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
-
-
-def _paginate(request: HttpRequest, items: Any) -> Any:
-    return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 class PeriodForm(forms.Form):
@@ -141,101 +131,12 @@ def decision_search(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "ombud/compliance/decision_search.html",
-        {"form": form, "page_obj": _paginate(request, decisions)},
+        {"form": form, "page_obj": paginate(request, decisions)},
         status=status,
     )
 
 
 # --- audit of one complaint ----------------------------------------------------------------------
-
-
-VERIFIED, AWAITING, FAILED = "verified", "awaiting", "failed"
-
-
-@dataclass
-class LedgerCheck:
-    """One ledger entry about the complaint and what checking it against a checkpoint showed."""
-
-    entry: LedgerEntry
-    state: str
-    tree_size: int | None = None
-    doc: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def event_label(self) -> str:
-        try:
-            return str(EventType(self.entry.event_type).label)
-        except ValueError:
-            return self.entry.event_type
-
-
-class _SharedTree(StoredTree):
-    """The stored tree, remembering each subtree hash it has read: the audit paths of one
-    complaint's entries share most of their nodes, so each node is read from the ledger once."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._nodes: dict[tuple[int, int], bytes] = {}
-
-    def subtree(self, lo: int, hi: int) -> bytes:
-        if (lo, hi) not in self._nodes:
-            self._nodes[(lo, hi)] = super().subtree(lo, hi)
-        return self._nodes[(lo, hi)]
-
-
-def _signed_root(checkpoint: Checkpoint) -> bytes | None:
-    """Return the root the checkpoint's signed note states, or None if the note does not verify
-    or disagrees with the stored row."""
-    try:
-        statement, _key = notes.verify_checkpoint(checkpoint.note, signing.verifier_keys())
-    except notes.NoteError:
-        return None
-    if statement.tree_size != checkpoint.tree_size or statement.root_hash.hex() != (
-        checkpoint.root_hash
-    ):
-        return None
-    return statement.root_hash
-
-
-def ledger_checks(*, user: Any, reference: str) -> list[LedgerCheck]:
-    """Check each ledger entry about the complaint (and its decisions and appeals).
-
-    One query reads the entries and one the latest checkpoint; each sealed entry's audit path
-    comes from the stored tree (cached tiles, each node read once) and is verified with
-    `merkle.verify_inclusion` over the hash of the entry's own body, against the root that the
-    checkpoint's signature covers.
-    """
-    if not policies.can_read_ledger(user):
-        return []
-    refs = selectors.complaint_ledger_refs(reference=reference)
-    entries = list(LedgerEntry.objects.filter(object_ref__in=refs).order_by("seq"))
-    try:
-        checkpoint: Checkpoint | None = audit_selectors.checkpoint_get(user=user)
-    except NotFound:
-        checkpoint = None
-    root = _signed_root(checkpoint) if checkpoint is not None else None
-    tree = _SharedTree()
-    checks = []
-    for entry in entries:
-        try:
-            doc = json.loads(entry.body)
-        except ValueError:
-            doc = {}
-        if checkpoint is None or entry.seq >= checkpoint.tree_size:
-            checks.append(LedgerCheck(entry, AWAITING, doc=doc))
-            continue
-        size = checkpoint.tree_size
-        ok = False
-        if root is not None:
-            try:
-                proof = merkle.inclusion_proof(tree, entry.seq, size)
-            except (LookupError, ValueError):
-                proof = None
-            ok = proof is not None and merkle.verify_inclusion(
-                merkle.hash_leaf(entry.body.encode("utf-8")), entry.seq, size, proof, root
-            )
-        checks.append(LedgerCheck(entry, VERIFIED if ok else FAILED, size, doc))
-    return checks
 
 
 KIND_LABELS = {
@@ -288,7 +189,9 @@ def audit_complaint(request: HttpRequest, reference: str) -> HttpResponse:
     """A complaint's whole history, each ledger-recorded step checked against the ledger."""
     complaint = selectors.complaint_get(user=request.user, reference=reference)
     timeline = selectors.complaint_timeline(user=request.user, reference=reference)
-    checks = ledger_checks(user=request.user, reference=reference)
+    checks = audit_selectors.ledger_entry_checks(
+        user=request.user, object_refs=selectors.complaint_ledger_refs(reference=reference)
+    )
     return render(
         request,
         "ombud/compliance/audit_complaint.html",
@@ -341,7 +244,7 @@ def access_log(request: HttpRequest) -> HttpResponse:
         else:
             reads = reads.none()
             status = 400
-    page_obj = _paginate(request, reads)
+    page_obj = paginate(request, reads)
     # A read of a complaint's description names the note; find those complaints in one query.
     uids = [u for u in (_uid(r.record) for r in page_obj) if u is not None]
     complaints: dict[str, str] = {}

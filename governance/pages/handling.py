@@ -8,20 +8,17 @@ service's refusal is put on the form that was sent, at the refusal's status.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model
-from django.core.paginator import Paginator
-from django.db.models import Case, Count, DateTimeField, F, Q, QuerySet, Value, When
+from django.db.models import Count, F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from audits import sampling
@@ -43,11 +40,12 @@ from governance.choices import (
     Urgency,
 )
 from governance.errors import DomainError, NotFound
-from governance.models import Appeal, Complaint, PolicyClause, SlaBreach
+from governance.models import Appeal, Complaint, ComplaintQuerySet, PolicyClause, SlaBreach
 from privacy import vault
 from privacy.choices import AccessPurpose
 
 from .access import DateField, apply_errors, page
+from .display import complaint_due, due, paginate
 
 S = ComplaintStatus
 # What the queue shows: everything still owed a step (closed, withdrawn and decided appeals
@@ -61,101 +59,20 @@ QUEUE_STATUSES = [
     S.DECIDED,
     S.APPEALED,
 ]
-_DECISION_PENDING = [str(S.TRIAGED), str(S.ASSIGNED), str(S.INVESTIGATING)]
-PER_PAGE = 50
-DUE_SOON = timedelta(hours=24)
 UNASSIGNED = "-"
 
 
-# --- deadlines -----------------------------------------------------------------------------------
-
-
-def _with_next_due(qs: QuerySet[Complaint]) -> QuerySet[Complaint]:
-    """Annotate the deadline the complaint's status is waiting on (none once decided)."""
-    return qs.annotate(
-        next_due=Case(
-            When(status=S.RECEIVED, then=F("acknowledge_due_at")),
-            When(status=S.ACKNOWLEDGED, then=F("triage_due_at")),
-            When(status__in=_DECISION_PENDING, then=F("decision_due_at")),
-            default=Value(None),
-            output_field=DateTimeField(),
-        )
-    )
-
-
-def next_due_of(complaint: Complaint) -> datetime | None:
-    """Return the deadline the complaint's status waits on, as `_with_next_due` annotates."""
-    if complaint.status == S.RECEIVED:
-        return complaint.acknowledge_due_at
-    if complaint.status == S.ACKNOWLEDGED:
-        return complaint.triage_due_at
-    if complaint.status in _DECISION_PENDING:
-        return complaint.decision_due_at
-    return None
-
-
-def _overdue(now: datetime) -> Q:
-    """Match the complaints whose pending deadline lies before `now`."""
+def _open_complaints(user: Any) -> ComplaintQuerySet:
     return (
-        Q(status=S.RECEIVED, acknowledge_due_at__lt=now)
-        | Q(status=S.ACKNOWLEDGED, triage_due_at__lt=now)
-        | Q(status__in=_DECISION_PENDING, decision_due_at__lt=now)
+        selectors.complaint_list(user=user)
+        .filter(status__in=[str(s) for s in QUEUE_STATUSES])
+        .with_pending_due()
+        .order_by(F("pending_due").asc(nulls_last=True), "received_at", "pk")
     )
 
 
-def _span(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 60:
-        return _("%d min") % max(minutes, 1)
-    hours = minutes // 60
-    if hours < 48:
-        return _("%d h") % hours
-    days = hours // 24
-    return ngettext("%d day", "%d days", days) % days
-
-
-@dataclass(frozen=True)
-class Due:
-    """A deadline as a row shows it: when, how long left (or overdue by), and its CSS class."""
-
-    at: datetime | None
-    left: str
-    css: str
-
-    @property
-    def overdue(self) -> bool:
-        return self.css == "overdue"
-
-
-def due_of(at: datetime | None, now: datetime) -> Due:
-    """Describe the pending deadline `at` as seen at `now`."""
-    if at is None:
-        return Due(None, _("no deadline pending"), "muted")
-    if at <= now:
-        return Due(at, _("overdue by %s") % _span(now - at), "overdue")
-    left = at - now
-    return Due(at, _("%s left") % _span(left), "due-soon" if left < DUE_SOON else "ok")
-
-
-def _open_complaints(user: Any) -> QuerySet[Complaint]:
-    return _with_next_due(
-        selectors.complaint_list(user=user).filter(status__in=[str(s) for s in QUEUE_STATUSES])
-    ).order_by(F("next_due").asc(nulls_last=True), "received_at", "pk")
-
-
-def _department_staff(department_ids: Any) -> QuerySet[Any]:
-    """The active handlers and leads of the given departments (a read for the pick lists)."""
-    return (
-        get_user_model()
-        .objects.filter(
-            is_active=True,
-            role_memberships__role__in=[Role.HANDLER, Role.DEPARTMENT_LEAD],
-            role_memberships__department_id__in=sorted(department_ids),
-            role_memberships__revoked_at__isnull=True,
-        )
-        .distinct()
-        .order_by("username")
-    )
+def _staff_of(user: Any, department_ids: Any) -> Any:
+    return selectors.department_staff_list(user=user, department_ids=department_ids)
 
 
 def _lead_department_ids(user: Any) -> frozenset[int]:
@@ -405,7 +322,9 @@ def _assign_choices(user: Any, complaint: Complaint) -> list[Any]:
     """Whom `user` may assign the complaint to: anyone of the department for its lead,
     themselves for a handler."""
     if complaint.department_id in _lead_department_ids(user):
-        return list(_department_staff([complaint.department_id]))
+        return list(
+            selectors.department_staff_list(user=user, department_ids=[complaint.department_id])
+        )
     return [user]
 
 
@@ -490,7 +409,7 @@ def _complaint_page(
     ]
     context = {
         "complaint": complaint,
-        "due": due_of(next_due_of(complaint), timezone.now()),
+        "due": complaint_due(complaint, timezone.now()),
         "personal": _personal_data(user, complaint),
         "assignee": complaint.assignee.get_username() if complaint.assignee else None,
         "timeline": selectors.complaint_timeline(user=user, reference=complaint.reference),
@@ -580,7 +499,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     """The complaints the handler or lead may work, the nearest pending deadline first."""
     user = request.user
     leads = _lead_department_ids(user)
-    staff = list(_department_staff(leads)) if leads else None
+    staff = (
+        list(selectors.department_staff_list(user=user, department_ids=leads)) if leads else None
+    )
     filters = QueueFilterForm(request.GET or None, staff=staff)
     complaints = _open_complaints(user)
     if filters.is_valid():
@@ -591,13 +512,10 @@ def queue(request: HttpRequest) -> HttpResponse:
             complaints = complaints.filter(assignee__isnull=True)
         elif assignee:
             complaints = complaints.filter(assignee__username=assignee)
-    paginator = Paginator(complaints, PER_PAGE)
-    page_obj = paginator.get_page(request.GET.get("page"))
+    page_obj = paginate(request, complaints)
     now = timezone.now()
-    rows = [{"complaint": c, "due": due_of(c.next_due, now)} for c in page_obj]  # type: ignore[attr-defined]
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"filters": filters, "rows": rows, "page_obj": page_obj, "query": query.urlencode()}
+    rows = [{"complaint": c, "due": due(c.pending_due, now)} for c in page_obj]  # type: ignore[attr-defined]
+    context = {"filters": filters, "rows": rows, "page_obj": page_obj}
     return render(request, "ombud/handling/queue.html", context)
 
 
@@ -653,7 +571,7 @@ def appeals_queue(request: HttpRequest) -> HttpResponse:
     """The open appeals of the user's departments, oldest first."""
     departments = _staff_department_ids(request.user)
     appeals = _open_appeals(request.user).filter(complaint__department_id__in=sorted(departments))
-    page_obj = Paginator(appeals, PER_PAGE).get_page(request.GET.get("page"))
+    page_obj = paginate(request, appeals)
     return render(request, "ombud/handling/appeals.html", {"page_obj": page_obj})
 
 
@@ -734,7 +652,7 @@ def _lead_page(
 ) -> HttpResponse:
     user = request.user
     departments = sorted(_lead_department_ids(user))
-    staff = list(_department_staff(departments))
+    staff = list(_staff_of(user, departments))
     complaints = _open_complaints(user).filter(department_id__in=departments)
     now = timezone.now()
     by_assignee = (
@@ -750,10 +668,10 @@ def _lead_page(
             form = AssignForm(prefix=f"assign-{c.reference}", staff=staff)
             if failed_assign is not None and failed_assign[0] == c.reference:
                 form = failed_assign[1]
-        unassigned.append({"complaint": c, "due": due_of(c.next_due, now), "form": form})  # type: ignore[attr-defined]
+        unassigned.append({"complaint": c, "due": due(c.pending_due, now), "form": form})  # type: ignore[attr-defined]
     overdue = [
-        {"complaint": c, "due": due_of(c.next_due, now)}  # type: ignore[attr-defined]
-        for c in complaints.filter(_overdue(now))
+        {"complaint": c, "due": due(c.pending_due, now)}  # type: ignore[attr-defined]
+        for c in complaints.pending_overdue(now)
     ]
     breaches = (
         SlaBreach.objects.filter(
@@ -799,7 +717,9 @@ def lead_assign(request: HttpRequest, reference: str) -> HttpResponse:
     complaint = selectors.complaint_get(user=user, reference=reference)
     if complaint.department_id not in _lead_department_ids(user):
         raise NotFound(_("No complaint %s is in a department you lead.") % reference)
-    staff = list(_department_staff([complaint.department_id]))
+    staff = list(
+        selectors.department_staff_list(user=user, department_ids=[complaint.department_id])
+    )
     form = AssignForm(request.POST, prefix=f"assign-{reference}", staff=staff)
     if not form.is_valid():
         return _lead_page(request, failed_assign=(reference, form), status=400)

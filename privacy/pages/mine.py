@@ -25,11 +25,11 @@ from governance import policies
 from governance.errors import DomainError
 from governance.pages.access import form_failed, page
 from privacy import selectors, services
-from privacy.choices import RequestKind, RequestStatus
+from privacy.choices import RequestKind
+from privacy.services.requests import AWAITING_STATUSES
 
 TEMPLATE = "ombud/mine/data.html"
 # A request waits on Ombud (and can be overdue) in these statuses.
-_AWAITING = (RequestStatus.RECEIVED, RequestStatus.IDENTITY_VERIFIED)
 
 
 class AccessForm(forms.Form):
@@ -61,7 +61,7 @@ def _context(request: HttpRequest, **forms_given: forms.Form) -> dict[str, Any]:
     rows = [
         {
             "request": r,
-            "overdue": r.status in _AWAITING and r.due_at < now,
+            "overdue": r.status in AWAITING_STATUSES and r.due_at < now,
         }
         for r in selectors.privacy_request_list(user=user).filter(requester=user)
     ]
@@ -107,11 +107,12 @@ def my_data_request(request: HttpRequest) -> HttpResponse:
     return redirect("my-data")
 
 
-@require_safe
+@require_POST
 @page(policies.can_make_privacy_request)
 def my_data_export(request: HttpRequest) -> HttpResponse:
-    """Download everything Ombud holds about the signed-in complainant, as JSON (each read of
-    personal data is logged, and the export recorded in the ledger)."""
+    """Download everything Ombud holds about the signed-in complainant, as JSON. A POST: each
+    read of personal data is logged and the export recorded in the ledger, which no link from
+    another site may set off."""
     export = services.privacy_export(
         actor=request.user, subjects=selectors.own_subjects(user=request.user)
     )

@@ -20,7 +20,6 @@ from urllib.parse import quote
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -34,10 +33,12 @@ from governance import selectors as governance_selectors
 from governance.errors import Conflict, DomainError
 from governance.models import Category
 from governance.pages.access import DateField, form_failed, page
+from governance.pages.display import due, paginate
 from privacy import selectors, services
 from privacy.choices import RecordClass, RequestKind, RequestStatus, RetentionEvent
 from privacy.models import PrivacyRequest
 from privacy.pseudonyms import actor_ref
+from privacy.services.requests import AWAITING_STATUSES as AWAITING
 
 PER_PAGE = 50
 RUNS_SHOWN = 20
@@ -45,7 +46,6 @@ DUE_SOON = timedelta(days=3)
 # The record form shares the list page with the filters, whose field names it would repeat.
 RECORD_PREFIX = "record"
 # A request waits on Ombud (and can be overdue) in these statuses; on_hold waits on a hold.
-AWAITING = (RequestStatus.RECEIVED, RequestStatus.IDENTITY_VERIFIED)
 
 LIST_TEMPLATE = "ombud/officer/requests.html"
 DETAIL_TEMPLATE = "ombud/officer/request.html"
@@ -176,17 +176,6 @@ class RetentionRuleForm(forms.Form):
 # --- requests ----------------------------------------------------------------------------------
 
 
-def _timing(item: PrivacyRequest, now: Any) -> str:
-    """Return the CSS class that marks how close a waiting request is to its due date."""
-    if item.status not in AWAITING:
-        return ""
-    if item.due_at < now:
-        return "overdue"
-    if item.due_at - now < DUE_SOON:
-        return "due-soon"
-    return "ok"
-
-
 def _requests_context(request: HttpRequest, record_form: forms.Form | None = None) -> dict:
     filters = RequestFilterForm(request.GET or None)
     rows = selectors.privacy_request_list(user=request.user).order_by("due_at", "pk")
@@ -195,19 +184,19 @@ def _requests_context(request: HttpRequest, record_form: forms.Form | None = Non
             rows = rows.filter(status=filters.cleaned_data["status"])
         if filters.cleaned_data["kind"]:
             rows = rows.filter(kind=filters.cleaned_data["kind"])
-    page_obj = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
+    page_obj = paginate(request, rows, PER_PAGE)
     now = timezone.now()
     items = [
-        {"request": item, "timing": _timing(item, now), "left": item.due_at - now}
+        {
+            "request": item,
+            "due": due(item.due_at, now, soon=DUE_SOON) if item.status in AWAITING else None,
+        }
         for item in page_obj.object_list
     ]
-    query = request.GET.copy()
-    query.pop("page", None)
     return {
         "filters": filters,
         "page_obj": page_obj,
         "items": items,
-        "query": query.urlencode(),
         "record_form": record_form or RecordRequestForm(prefix=RECORD_PREFIX),
     }
 
@@ -255,7 +244,7 @@ def _detail_context(
     }
     return {
         "item": item,
-        "timing": _timing(item, timezone.now()),
+        "due": due(item.due_at, timezone.now(), soon=DUE_SOON) if item.status in AWAITING else None,
         "allowed_next": [RequestStatus(s).label for s in allowed],
         "history": history,
         "actions": actions,

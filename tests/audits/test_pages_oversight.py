@@ -231,12 +231,11 @@ def test_reviewing_ones_own_decision_is_refused(supervisor, page_as):
     assert not Review.objects.exists()
 
 
-def test_kappa_shows_on_a_sample_with_double_reviews(supervisor, page_as):
-    _decided(3)
-    sample = _draw(supervisor, double_review_share="1")
+def _review_twice(sample: QualitySample, supervisor: Any) -> None:
+    """Review the sample's three items twice: pairs (agree, agree), (disagree, disagree) and
+    (agree, disagree), so p_o 2/3, p_e 4/9 and kappa 0.4."""
     second = factories.user_with_role(Role.SUPERVISOR)
     scores = {k: int(v) for k, v in GOOD.items()}
-    # pairs (agree, agree), (disagree, disagree), (agree, disagree): p_o 2/3, p_e 4/9, kappa 0.4
     for item, (a, b) in zip(
         sample.items.order_by("id"),
         [("agree", "agree"), ("disagree", "disagree"), ("agree", "disagree")],
@@ -245,11 +244,45 @@ def test_kappa_shows_on_a_sample_with_double_reviews(supervisor, page_as):
         sampling.review_record(actor=supervisor, item=item, scores=scores, verdict=a)
         sampling.review_record(actor=second, item=item, scores=scores, verdict=b)
 
+
+def test_kappa_shows_on_a_sample_with_double_reviews(supervisor, page_as):
+    _decided(3)
+    sample = _draw(supervisor, double_review_share="1")
+    _review_twice(sample, supervisor)
+
     html = page_as(supervisor).get(reverse("sample", args=[sample.pk])).content.decode()
 
     assert "0.40" in html
     assert "3 double-reviewed pairs" in html
     home = page_as(supervisor).get(reverse("oversight")).content.decode()
+    assert "0.40" in home
+
+
+def test_the_home_page_summarises_its_samples_in_a_fixed_number_of_queries(
+    supervisor, page_as, django_assert_max_num_queries
+):
+    _decided(3)
+    start, _end = _period()
+    month = _draw(supervisor, double_review_share="1")
+    _review_twice(month, supervisor)
+    # More samples (of wider periods around the same decisions) must not mean more queries.
+    for days in range(2, 7):
+        _draw(supervisor, period_start=start - timedelta(days=days))
+    samples = list(QualitySample.objects.order_by("pk"))
+    client = page_as(supervisor)
+
+    summaries = sampling.sample_summaries(samples)
+    # (12 with six samples; reading each sample's summary on its own took 27)
+    with django_assert_max_num_queries(12):
+        home = client.get(reverse("oversight")).content.decode()
+
+    # then: each summary agrees with the per-sample functions, and the page shows them
+    for sample in samples:
+        summary = summaries[sample.pk]
+        assert summary.verdicts == sampling.sample_verdicts(sample)
+        assert summary.agreement == sampling.sample_agreement(sample)
+        assert summary.size == sample.items.count()
+    assert (summaries[month.pk].size, summaries[month.pk].reviewed) == (3, 3)
     assert "0.40" in home
 
 

@@ -386,7 +386,8 @@ def test_refused_request_shows_reason(page_as: Any, complainant: Any):
 
 def test_export_is_the_real_data_and_logged(page_as: Any, complainant: Any):
     complaint = factories.file_complaint(complainant, description="My own words, exported.")
-    response = page_as(complainant).get(reverse("my-data-export"))
+    assert page_as(complainant).get(reverse("my-data-export")).status_code == 405
+    response = page_as(complainant).post(reverse("my-data-export"))
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/json")
@@ -401,7 +402,7 @@ def test_export_is_the_real_data_and_logged(page_as: Any, complainant: Any):
 def test_staff_get_403_on_my_data(page_as: Any, handler: Any):
     client = page_as(handler)
     assert client.get(reverse("my-data")).status_code == 403
-    assert client.get(reverse("my-data-export")).status_code == 403
+    assert client.post(reverse("my-data-export")).status_code == 403
     assert client.post(reverse("my-data-request"), {"kind": "access"}).status_code == 403
     assert not PrivacyRequest.objects.exists()
 

@@ -59,7 +59,7 @@ def test_the_list_shows_requests_by_due_date_and_marks_the_overdue(officer, comp
     html = response.content.decode()
     assert html.index(late.reference) < html.index(fresh.reference)
     assert 'class="overdue"' in html
-    assert "Overdue by" in html
+    assert "overdue by" in html
     assert "Time left" in html
 
 
