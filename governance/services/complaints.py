@@ -496,7 +496,8 @@ def complaint_rate(
     )
     if complaint.status != ComplaintStatus.CLOSED:
         raise Conflict(
-            _("A complaint can be rated once it is closed; it is %s.") % complaint.status
+            _("A complaint can be rated once it is closed; it is %s.")
+            % ComplaintStatus(complaint.status).label
         )
     if Rating.objects.filter(complaint=complaint).exists():
         raise Conflict(_("This complaint has already been rated; a rating is given once."))

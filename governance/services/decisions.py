@@ -92,7 +92,8 @@ def _clean_decision(
     elif outcome in DecisionOutcome.values:
         if actions and actions != [DecisionAction.NONE]:
             errors["actions"] = [
-                _('A %s decision takes no action; send ["none"] or nothing.') % outcome
+                _('A decision "%s" takes no action; send ["none"] or nothing.')
+                % DecisionOutcome(outcome).label
             ]
         actions = [DecisionAction.NONE]
     if ground not in DecisionGround.values:
@@ -111,9 +112,13 @@ def _clean_decision(
             )
             % {"clause": str(policy_clause), "code": policy_clause.code, "day": clause_day or today}
         ]
+    owed = {
+        "facts": _("State the facts; the complainant is owed them."),
+        "reasons": _("State the reasons; the complainant is owed them."),
+    }
     for name, value in (("facts", facts), ("reasons", reasons)):
         if not (value or "").strip():
-            errors[name] = [_("State the %s; the complainant is owed them.") % name]
+            errors[name] = [owed[name]]
         elif len(value) > MAX_TEXT:
             errors[name] = [_("Keep this under %d characters.") % MAX_TEXT]
     if not isinstance(automated_detection, bool):
@@ -262,7 +267,7 @@ def decision_record(
                     "A decision can be corrected once decided and while no appeal is pending; "
                     "the complaint is %s."
                 )
-                % complaint.status
+                % ComplaintStatus(complaint.status).label
             )
         current = complaint.current_decision()
         if current is None or current.pk != supersedes.pk:

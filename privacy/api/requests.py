@@ -212,7 +212,7 @@ class PrivacyRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Po
                     "Request %(ref)s is %(status)s and has no receipt: a receipt is issued when "
                     "a deletion request is completed. Ask again once it is."
                 )
-                % {"ref": obj.reference, "status": obj.status}
+                % {"ref": obj.reference, "status": RequestStatus(obj.status).label}
             )
         return Response(
             ReceiptOut(

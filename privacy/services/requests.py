@@ -580,7 +580,7 @@ def privacy_export(
         if request.status != S.IDENTITY_VERIFIED:
             raise Conflict(
                 _("Request %s is %s; verify the requester's identity before exporting.")
-                % (request.reference, request.status)
+                % (request.reference, RequestStatus(request.status).label)
             )
         return _export(actor, _covered_subjects(request), request=request, at=at)
     chosen = list(subjects or [])
