@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -56,34 +58,79 @@ def ledger_append(
     data: dict[str, Any],
     at: datetime | None = None,
 ) -> LedgerEntry:
-    """Append one entry to the ledger inside the caller's transaction (both or neither)."""
+    """Append one entry to the ledger inside the caller's transaction (both or neither).
+
+    Inside `ledger_deferred()` the entry is queued and written, numbered, when the block ends;
+    the returned object gets its number and body then.
+    """
     if not connection.in_atomic_block:
         raise RuntimeError("ledger_append must run inside the business write's transaction")
     event_type = EventType(event_type)  # an unknown type is a programming error: fail loudly
+    entry = LedgerEntry(event_type=str(event_type), object_ref=object_ref, actor_ref=actor_ref)
+    pending: list[_Pending] | None = getattr(connection, _PENDING, None)
+    if pending is not None:
+        pending.append((entry, data, at))
+        return entry
+    _write_entries([(entry, data, at)])
+    return entry
+
+
+# Where `ledger_deferred` queues entries: on the connection, which is per thread and alias.
+_PENDING = "_ombud_ledger_pending"
+# An entry without its number and body yet, its data, and its time (None: when it is written).
+_Pending = tuple[LedgerEntry, dict[str, Any], datetime | None]
+
+
+def _write_entries(items: list[_Pending]) -> None:
+    """Number, hash and insert `items` in order, under the ledger lock (one INSERT)."""
+    if not items:
+        return
     _lock_ledger()
     last = LedgerEntry.objects.aggregate(last=Max("seq"))["last"]
     seq = 0 if last is None else last + 1
-    recorded_at = at or timezone.now()
-    document = {
-        "seq": seq,
-        "at": recorded_at.isoformat(),
-        "type": str(event_type),
-        "ref": object_ref,
-        "actor": actor_ref,
-        "data": data,
-    }
-    body = canonical_json(document)
-    entry = LedgerEntry(
-        seq=seq,
-        recorded_at=recorded_at,
-        event_type=str(event_type),
-        object_ref=object_ref,
-        actor_ref=actor_ref,
-        body=body.decode("utf-8"),
-        leaf_hash=leaf_hash(body),
-    )
-    entry.save()
-    return entry
+    now = timezone.now()
+    for entry, data, at in items:
+        # Without a time given, the time it is written, under the lock, as the number is taken.
+        entry.recorded_at = at or now
+        document = {
+            "seq": seq,
+            "at": entry.recorded_at.isoformat(),
+            "type": entry.event_type,
+            "ref": entry.object_ref,
+            "actor": entry.actor_ref,
+            "data": data,
+        }
+        body = canonical_json(document)
+        entry.seq, entry.body, entry.leaf_hash = seq, body.decode("utf-8"), leaf_hash(body)
+        seq += 1
+    if len(items) == 1:
+        items[0][0].save()
+    else:
+        LedgerEntry.objects.bulk_create([entry for entry, _data, _at in items])
+
+
+@contextmanager
+def ledger_deferred() -> Iterator[None]:
+    """Queue the ledger entries appended in the block; write them, in order, when it ends.
+
+    The ledger lock, taken by the first entry written, is held until the transaction commits,
+    so every other writer of the ledger waits for everything the holder does after it. A
+    service that writes rows after its first ledger entry wraps those writes in this block: the
+    rows go first, then the entries (same bodies, same order, same times), and the lock covers
+    only the entries and the commit. Nested blocks write with the outermost one.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("ledger_deferred must run inside the business write's transaction")
+    if getattr(connection, _PENDING, None) is not None:
+        yield
+        return
+    pending: list[_Pending] = []
+    setattr(connection, _PENDING, pending)
+    try:
+        yield
+    finally:
+        setattr(connection, _PENDING, None)
+    _write_entries(pending)  # not reached if the block raised: nothing is written
 
 
 def system_actor_ref(name: str) -> str:
@@ -91,7 +138,7 @@ def system_actor_ref(name: str) -> str:
     return f"system:{name}"
 
 
-__all__ = ["canonical_json", "leaf_hash", "ledger_append", "system_actor_ref"]
+__all__ = ["canonical_json", "leaf_hash", "ledger_append", "ledger_deferred", "system_actor_ref"]
 
 
 def _write_tiles(size: int) -> None:

@@ -7,7 +7,10 @@ they were frozen and signed, so a download verifies offline; being frozen, they 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -19,12 +22,26 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from governance.errors import NotFound
+from governance.pages.limits import limited
 
 from . import reports, selectors, signing
 from .models import OversightReport
 
 # A published report never changes; a correction is another report at another address.
 _FROZEN = cache_control(public=True, max_age=86400, immutable=True)
+# Anyone may read these pages, but no one address may flood them.
+_PUBLIC = limited(("public", "ip"), methods=None)
+
+
+_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
+
+
+def _style_hashes(html: str) -> list[str]:
+    """The Content-Security-Policy sources that admit exactly the page's own <style> blocks."""
+    return [
+        f"'sha256-{base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()}'"
+        for css in _STYLE.findall(html)
+    ]
 
 
 def _report(number: int) -> OversightReport:
@@ -35,6 +52,7 @@ def _report(number: int) -> OversightReport:
 
 
 @require_safe
+@_PUBLIC
 def transparency(request: HttpRequest, language: str) -> HttpResponse:
     """List the published reports, newest period first, each with its headline chart."""
     suffix = "" if language == "en" else f"-{language}"
@@ -68,6 +86,7 @@ def transparency(request: HttpRequest, language: str) -> HttpResponse:
 
 
 @require_safe
+@_PUBLIC
 @_FROZEN
 def report_page(request: HttpRequest, number: int, language: str) -> HttpResponse:
     """Serve a report's frozen page in the language of the route."""
@@ -75,6 +94,9 @@ def report_page(request: HttpRequest, number: int, language: str) -> HttpRespons
     html = report.html_zh_hans if language == "zh-hans" else report.html_en
     response = HttpResponse(html, content_type="text/html; charset=utf-8")
     response["Content-Language"] = language
+    # A frozen page carries its style sheet inline, so it reads the same offline; the policy
+    # admits that sheet by its hash (what django-csp's csp_update would add, per response).
+    response._csp_update = {"style-src": _style_hashes(html)}  # type: ignore[attr-defined]
     return response
 
 
@@ -88,6 +110,7 @@ _FILES = {
 
 
 @require_safe
+@_PUBLIC
 @_FROZEN
 def report_file(request: HttpRequest, number: int, kind: str) -> HttpResponse:
     """Serve one of a report's files as a download: JSON (with its signature), CSV, the

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -44,6 +45,10 @@ elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY == _DEV_SECRET_KEY):
         "SECRET_KEY is too weak for DEBUG=0: use a random string of at least 50 characters."
     )
 
+# Keys retired from SECRET_KEY that still verify sessions and tokens signed before a rotation;
+# drop them once those have expired (SESSION_COOKIE_AGE). See docs/security.md, "Keys".
+SECRET_KEY_FALLBACKS = _env_list("SECRET_KEY_FALLBACKS")
+
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 
 INSTALLED_APPS = [
@@ -58,6 +63,10 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI's files served from here (/api/docs/), not from a CDN.
+    "drf_spectacular_sidecar",
+    "csp",
+    "django_ratelimit",
     "simple_history",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -69,6 +78,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -196,6 +207,95 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = not DEBUG and _env_bool("SECURE_COOKIES", True)
 
+# --- HTTPS and browser protections (`manage.py check --deploy` is clean with DEBUG=0) ---------
+# With DEBUG off, every http request is redirected to https. Behind a proxy that ends TLS and
+# talks http to Ombud, set SECURE_PROXY_SSL_HEADER to the header it sets (for example
+# HTTP_X_FORWARDED_PROTO, meaning "X-Forwarded-Proto: https"); only if the proxy always sets or
+# strips that header, or a client could claim https. SECURE_SSL_REDIRECT=0 turns the redirect
+# off where the proxy does it (and for the test suite's plain-http servers).
+SECURE_SSL_REDIRECT = not DEBUG and _env_bool("SECURE_SSL_REDIRECT", True)
+_PROXY_SSL_HEADER = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+SECURE_PROXY_SSL_HEADER = (_PROXY_SSL_HEADER, "https") if _PROXY_SSL_HEADER else None
+# Browsers that once saw Ombud over https refuse plain http to it, and its subdomains, for a
+# year. Preload (on by default, as `check --deploy` expects) only allows the host to be listed
+# in the browsers' preload lists; submitting it there is a separate, deliberate step.
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Sent by config.middleware: no page needs a camera, a microphone, the location and the like.
+OMBUD_PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
+
+# Content-Security-Policy on every response (django-csp 4 format): scripts, styles and images
+# only from Ombud itself; no inline script at all, and no inline style unless the page gives it
+# the request's nonce (the transparency page) or its hash (the frozen report pages); no plugins,
+# no framing, forms post only back to Ombud.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Nothing accepts a file (the API takes JSON only, the pages plain forms), so a request body
+# over 1 MB, or a form with over 200 fields, is refused before any view runs.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+# --- Cache and rate limits ----------------------------------------------------------------
+# The rate limits count in the default cache, so every app server must share it: set REDIS_URL
+# (redis://host:6379/0) in any deployment with more than one process. Without it each process
+# keeps its own counts in memory, which is right for the embedded demo and the tests, and in a
+# single-process deployment; with N processes a client gets up to N times the limit.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# django-ratelimit's checks know only third-party cache backends. Django's own RedisCache
+# counts with Redis's atomic INCR, so the "not officially supported" warning (W001) does not
+# apply to it; the in-memory cache's "not shared" error (E003, with W001) is the per-process
+# trade-off described above, so it is silenced only when REDIS_URL is unset.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+if not REDIS_URL:
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+# How many proxies in front of Ombud append the client's address to X-Forwarded-For. With 0 the
+# header is ignored (a client could write anything in it) and the connection's address is the
+# client's; with N, the Nth address from the right is. Every address Ombud counts or logs (page
+# limits, API throttles, django-axes, the security log, a complaint's filing address) is read this
+# one way, by governance.security_log.client_ip.
+OMBUD_TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+RATELIMIT_IP_META_KEY = "governance.security_log.client_ip"
+AXES_CLIENT_IP_CALLABLE = "governance.security_log.client_ip"
+# If the shared cache is down, the limits let requests through rather than failing every
+# sign-in (governance/pages/limits.py); django-axes still locks names and addresses.
+RATELIMIT_FAIL_OPEN = True
+# Requests per period ("10/m", "5/h") from one client address on the public pages
+# (governance/pages/limits.py), plus one count per user name tried at the password step.
+OMBUD_RATE_LIMITS = {
+    "sign-in": os.environ.get("RATE_LIMIT_SIGN_IN", "10/m"),
+    "sign-in-username": os.environ.get("RATE_LIMIT_SIGN_IN_USERNAME", "10/m"),
+    "two-factor": os.environ.get("RATE_LIMIT_TWO_FACTOR", "10/m"),
+    "sign-up": os.environ.get("RATE_LIMIT_SIGN_UP", "5/h"),
+    "public": os.environ.get("RATE_LIMIT_PUBLIC", "120/m"),
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous caller gets 401 with a WWW-Authenticate header.
@@ -207,9 +307,23 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "governance.api.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "governance.api.schema.OmbudAutoSchema",
     "EXCEPTION_HANDLER": "governance.api.exceptions.domain_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # JSON only: no endpoint takes a file or a form.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Requests per caller: anonymous ones by address, signed-in ones by user (the shared cache
+    # counts, as for the pages' limits). The classes read these rates at each request.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "governance.api.throttles.AnonThrottle",
+        "governance.api.throttles.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_THROTTLE_ANON", "60/min"),
+        "user": os.environ.get("API_THROTTLE_USER", "1200/min"),
+    },
+    # The same reading of X-Forwarded-For as client_ip (DRF's own default, None, trusts it).
+    "NUM_PROXIES": OMBUD_TRUSTED_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -220,6 +334,10 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's script and style from drf-spectacular-sidecar's static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ComplaintStatusEnum": "governance.choices.ComplaintStatus",
@@ -300,7 +418,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per sign-in, failure, lockout, sign-out and access change
+        # (governance/security_log.py); at INFO whatever LOG_LEVEL says, to the console via root.
+        "ombud.security": {"level": "INFO"},
+    },
 }
 
 # Reverting from the admin's history page would write around the services (and the ledger).

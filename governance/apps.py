@@ -8,6 +8,7 @@ class GovernanceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        self._connect_auth_events()
         # Teach ledger verification to compare decisions and transitions with their entries.
         from audits.choices import EventType
         from audits.verification import RowCheck, model_table, register_row_check
@@ -47,3 +48,30 @@ class GovernanceConfig(AppConfig):
                 },
             )
         )
+
+    def _connect_auth_events(self) -> None:
+        # Sign-in, failure, lockout and sign-out come from Django and django-axes; tokens and
+        # authenticators are changed by their packages' own admin and commands, so a receiver
+        # is the one place every path passes (governance/auth_events.py).
+        from axes.signals import user_locked_out
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+        from django.db.models.signals import post_delete, post_save
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+        from rest_framework.authtoken.models import Token, TokenProxy
+
+        from . import auth_events as ev
+
+        user_logged_in.connect(ev.signed_in, dispatch_uid="ombud.auth.signed_in")
+        user_logged_out.connect(ev.signed_out, dispatch_uid="ombud.auth.signed_out")
+        user_login_failed.connect(ev.login_failed, dispatch_uid="ombud.auth.login_failed")
+        user_locked_out.connect(ev.locked_out, dispatch_uid="ombud.auth.locked_out")
+        post_delete.connect(
+            ev.device_deleted, sender=TOTPDevice, dispatch_uid="ombud.auth.device_deleted"
+        )
+        post_save.connect(ev.user_saved, sender=get_user_model(), dispatch_uid="ombud.auth.user")
+        # The admin edits tokens through DRF's proxy model, whose signals name the proxy.
+        for model in (Token, TokenProxy):
+            uid = f"ombud.auth.{model.__name__}"
+            post_save.connect(ev.token_saved, sender=model, dispatch_uid=f"{uid}.saved")
+            post_delete.connect(ev.token_deleted, sender=model, dispatch_uid=f"{uid}.deleted")

@@ -1,20 +1,51 @@
 """Query-string filters for the governance lists."""
 
+from datetime import UTC
+
 import django_filters
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
 
 from .choices import Channel, ComplaintStatus, DecisionKind, DecisionOutcome, Priority
 from .models import Complaint, Decision, PolicyClause
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date and time, as the same instant in UTC.
+
+    Python accepts offsets up to ±23:59 and PostgreSQL only up to ±15:59, and the database
+    compares instants anyway; a time that has no UTC instant in Python's years 1 to 9999
+    (9999-12-31T23:00-05:00) is refused like any other malformed value.
+    """
+
+    def to_python(self, value):  # type: ignore[no-untyped-def]
+        result = super().to_python(value)
+        if result is None:
+            return None
+        try:
+            return result.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """Filter on an ISO 8601 date and time, compared as its UTC instant."""
+
+    field_class = UtcIsoDateTimeField
+
+
 class ComplaintFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=ComplaintStatus.choices)
-    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
+    # distinct=False: these are the complaint's own columns, so no join can repeat a row, and
+    # django-filter's default DISTINCT makes PostgreSQL sort every matching row, joins and
+    # ciphertexts included, before it can take a page (120 ms at a million complaints).
+    status = django_filters.MultipleChoiceFilter(choices=ComplaintStatus.choices, distinct=False)
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices, distinct=False)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     category = django_filters.CharFilter(field_name="category__code")
     department = django_filters.CharFilter(field_name="department__code")
-    received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
-    received_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
-    overdue_before = django_filters.IsoDateTimeFilter(
+    received_after = UtcIsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
+    received_before = UtcIsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+    overdue_before = UtcIsoDateTimeFilter(
         field_name="decision_due_at", lookup_expr="lt", label="decision due before"
     )
     assigned_to_me = django_filters.BooleanFilter(method="filter_assigned_to_me")
@@ -31,12 +62,12 @@ class ComplaintFilter(django_filters.FilterSet):
 
 class DecisionFilter(django_filters.FilterSet):
     complaint = django_filters.CharFilter(field_name="complaint__reference")
-    outcome = django_filters.MultipleChoiceFilter(choices=DecisionOutcome.choices)
+    outcome = django_filters.MultipleChoiceFilter(choices=DecisionOutcome.choices, distinct=False)
     kind = django_filters.ChoiceFilter(choices=DecisionKind.choices)
     department = django_filters.CharFilter(field_name="complaint__department__code")
     category = django_filters.CharFilter(field_name="complaint__category__code")
-    decided_after = django_filters.IsoDateTimeFilter(field_name="decided_at", lookup_expr="gte")
-    decided_before = django_filters.IsoDateTimeFilter(field_name="decided_at", lookup_expr="lt")
+    decided_after = UtcIsoDateTimeFilter(field_name="decided_at", lookup_expr="gte")
+    decided_before = UtcIsoDateTimeFilter(field_name="decided_at", lookup_expr="lt")
 
     class Meta:
         model = Decision

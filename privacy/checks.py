@@ -24,3 +24,29 @@ def key_encryption_keys_configured(app_configs: Any = None, **kwargs: Any) -> li
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def pseudonym_key_configured(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a deployment whose pseudonyms and lookup digests hang on SECRET_KEY.
+
+    Both are keyed hashes under OMBUD_PSEUDONYM_KEY, or SECRET_KEY when it is unset; rotating
+    SECRET_KEY (after a leak, say) would then give every actor a new pseudonym and make every
+    person unfindable by their email or phone. A key of its own lets SECRET_KEY rotate freely.
+    """
+    from django.conf import settings
+
+    key = settings.OMBUD_PSEUDONYM_KEY
+    if len(key) >= 32:
+        return []
+    return [
+        Error(
+            "OMBUD_PSEUDONYM_KEY is unset or shorter than 32 characters, so pseudonyms and "
+            "lookup digests would change whenever SECRET_KEY is rotated.",
+            hint=(
+                "Set OMBUD_PSEUDONYM_KEY to a random string of 32 or more characters and keep it "
+                "for the life of the deployment (see docs/security.md, 'Keys')."
+            ),
+            id="privacy.E002",
+        )
+    ]

@@ -19,9 +19,12 @@ from .vault import held_subject_ids
 
 
 def subjects_erase(
-    *, subject_ids: Iterable[int], cause: ErasureCause, now: datetime
+    *, subject_ids: Iterable[int], cause: ErasureCause, now: datetime, holds: bool = True
 ) -> tuple[list[str], list[str]]:
     """Destroy the data keys of the given subjects, except those a legal hold covers.
+
+    `holds=False` is for re-applying, after a restore, erasures the archived ledger proves were
+    done: a hold found in the restored database had been released before they were.
 
     Runs inside the caller's transaction. Each key is destroyed once: keys already destroyed
     (by an earlier or a concurrent call) are left alone and not reported again. Returns the
@@ -40,7 +43,7 @@ def subjects_erase(
         .order_by("subject_id")
         .values_list("subject_id", "subject__pseudonym")
     )
-    held = held_subject_ids(locked)
+    held = held_subject_ids(locked) if holds else set()
     live = [i for i in locked if i not in held]
     if live:
         DataKey.objects.filter(subject_id__in=live).update(

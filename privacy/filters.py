@@ -2,6 +2,8 @@
 
 import django_filters
 
+from governance.filters import UtcIsoDateTimeFilter
+
 from .choices import AccessOutcome, AccessPurpose
 from .models import AccessLogEntry
 
@@ -11,8 +13,8 @@ class AccessLogFilter(django_filters.FilterSet):
     reader = django_filters.CharFilter(field_name="reader_ref")
     purpose = django_filters.MultipleChoiceFilter(choices=AccessPurpose.choices)
     outcome = django_filters.ChoiceFilter(choices=AccessOutcome.choices)
-    after = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    before = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    after = UtcIsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    before = UtcIsoDateTimeFilter(field_name="at", lookup_expr="lt")
 
     class Meta:
         model = AccessLogEntry

@@ -15,6 +15,17 @@ def _db(db: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Any:
+    """Start every test with empty request counts: the suite signs in from 127.0.0.1 far more
+    often than the rate limits (governance/pages/limits.py, the API throttles) allow."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _english() -> Any:
     """Start every test in English: a page rendered in Chinese leaves Chinese active in its
     thread (LocaleMiddleware activates per request and never deactivates)."""

@@ -168,3 +168,26 @@ def test_database_url_names_another_sqlite_file(tmp_path):
 
     assert database["ENGINE"] == "django.db.backends.sqlite3"
     assert database["NAME"] == str(target)
+
+
+# --- keys a deployment must hold (check --deploy) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("missing", "check_id"),
+    [
+        ({"OMBUD_PSEUDONYM_KEY": None}, "privacy.E002"),
+        ({"OMBUD_PSEUDONYM_KEY": "too-short"}, "privacy.E002"),
+        ({"OMBUD_LEDGER_SIGNING_KEY": None}, "audits.E001"),
+        ({"OMBUD_LEDGER_SIGNING_KEY": "bm90LTMyLWJ5dGVz"}, "audits.E001"),
+        ({"OMBUD_KEKS": None}, "privacy.E001"),
+    ],
+)
+def test_the_deploy_check_refuses_a_deployment_without_its_keys(missing, check_id):
+    env: dict[str, str | None] = {"OMBUD_PSEUDONYM_KEY": "p" * 40, **missing}
+    result = _run(["manage.py", "check", "--deploy"], DEBUG="0", SECRET_KEY=STRONG_KEY, **env)
+
+    assert result.returncode != 0
+    assert check_id in result.stderr
+    others = {"privacy.E001", "privacy.E002", "audits.E001"} - {check_id}
+    assert not [other for other in others if other in result.stderr]

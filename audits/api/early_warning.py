@@ -4,7 +4,7 @@ complaints on one business day against its trailing 28-day baseline, spikes flag
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,6 +34,8 @@ class CategoryFiguresOut(serializers.Serializer):
     flagged = serializers.BooleanField()
 
 
+# One object, although it answers the viewset's `list` (the schema would make it an array).
+@extend_schema_serializer(many=False)
 class EarlyWarningOut(serializers.Serializer):
     day = serializers.DateField()
     baseline_days = serializers.IntegerField()

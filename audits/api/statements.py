@@ -5,7 +5,7 @@ an export would file since a day, and the decisions whose statements fail the re
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -38,6 +38,8 @@ class FailureOut(serializers.Serializer):
     violations = ViolationOut(many=True)
 
 
+# One object, although it answers the viewset's `list` (the schema would make it an array).
+@extend_schema_serializer(many=False)
 class StatementExportOut(serializers.Serializer):
     since = serializers.DateField()
     exported = serializers.IntegerField(help_text="Statements that pass every rule.")

@@ -35,4 +35,13 @@ def domain_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf_exceptions.PermissionDenied()
-    return exception_handler(exc, context)
+    response = exception_handler(exc, context)
+    # The same body as a DomainError's (the schema's `Error`): a stable code with the detail.
+    if (
+        response is not None
+        and isinstance(exc, drf_exceptions.APIException)
+        and isinstance(response.data, dict)
+        and "detail" in response.data
+    ):
+        response.data["code"] = getattr(exc.detail, "code", None) or exc.default_code
+    return response

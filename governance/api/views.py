@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from governance import policies, selectors, services
 from governance.errors import ValidationFailed
 from governance.filters import ComplaintFilter, DecisionFilter, PolicyClauseFilter
+from governance.security_log import client_ip
 
 from . import serializers as s
 from .base import PolicyViewSet
@@ -67,8 +68,8 @@ class ComplaintViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyV
     def create(self, request: Request) -> Response:
         data = _validated(s.ComplaintFileIn, request)
         # The filer's address is personal data: the service stores it encrypted, with the
-        # complainant's other data (behind a proxy, configure it to set REMOTE_ADDR).
-        ip_address = request.META.get("REMOTE_ADDR", "")
+        # complainant's other data (behind proxies, TRUSTED_PROXIES says how to read it).
+        ip_address = client_ip(request)
         complaint = services.complaint_file(actor=request.user, ip_address=ip_address, **data)
         return Response(s.ComplaintOut(complaint, context={"request": request}).data, status=201)
 
@@ -134,7 +135,8 @@ class ComplaintViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyV
         return Response(s.RatingOut(rating).data, status=201)
 
     @extend_schema(responses=s.TimelineEntryOut(many=True))
-    @action(detail=True, methods=["get"])
+    # The whole history in one list: neither paged nor filtered like the complaints.
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def timeline(self, request: Request, reference: str) -> Response:
         entries = selectors.complaint_timeline(user=request.user, reference=reference)
         return Response(s.TimelineEntryOut(entries, many=True).data)
@@ -168,6 +170,8 @@ class ComplaintViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyV
 class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet):
     """Decisions: recorded once, never changed (PUT, PATCH and DELETE answer 405)."""
 
+    lookup_value_regex = r"\d+"  # any other id is a 404 from the router, not a crash
+
     serializer_class = s.DecisionOut
     filterset_class = DecisionFilter
     gates = {
@@ -198,6 +202,8 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyVi
 
 class AppealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet):
     """Appeals against decisions, and their outcome (a new decision)."""
+
+    lookup_value_regex = r"\d+"  # any other id is a 404 from the router, not a crash
 
     serializer_class = s.AppealOut
     gates = {
@@ -237,6 +243,8 @@ class AppealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyView
 
 class PolicyClauseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet):
     """The rule book: every version of every clause. Publishing adds a version, never edits one."""
+
+    lookup_value_regex = r"\d+"  # any other id is a 404 from the router, not a crash
 
     serializer_class = s.PolicyClauseOut
     filterset_class = PolicyClauseFilter

@@ -138,6 +138,8 @@ class Complaint(models.Model):
         indexes = [
             models.Index(fields=["department", "status", "decision_due_at"]),
             models.Index(fields=["status", "decision_due_at"]),
+            # A handler's own open work: without it, every complaint they ever decided is read.
+            models.Index(fields=["assignee", "status"]),
             models.Index(fields=["-received_at", "-id"]),
             # Repeat detection at filing: the latest earlier complaint by content.
             models.Index(fields=["content_id", "received_at"]),

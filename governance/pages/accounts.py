@@ -36,6 +36,7 @@ from governance import policies, services
 from governance.errors import DomainError
 
 from .access import apply_errors
+from .limits import limited
 
 _PENDING = "ombud_pending_sign_in"
 _PENDING_SECONDS = 300
@@ -81,6 +82,9 @@ def _pending_user(request: HttpRequest) -> tuple[Any, dict[str, Any]] | tuple[No
 
 def _finish(request: HttpRequest, user: Any, pending: dict[str, Any], device: Any) -> HttpResponse:
     request.session.pop(_PENDING, None)
+    # Set before login() so that its receiver ledgers the sign-in as password+totp; otp_login
+    # sets it again on request.user, as django-otp does.
+    user.otp_device = device
     login(request, user, backend=pending["backend"])
     otp_login(request, device)
     return HttpResponseRedirect(_safe_next(request, pending.get("next")))
@@ -90,6 +94,7 @@ def _finish(request: HttpRequest, user: Any, pending: dict[str, Any], device: An
 @csrf_protect
 @never_cache
 @require_http_methods(["GET", "POST"])
+@limited(("sign-in", "ip"), ("sign-in-username", "username"))
 def sign_in(request: HttpRequest) -> HttpResponse:
     """Check the password; complainants are then signed in, staff go on to their code."""
     next_url = request.POST.get("next") or request.GET.get("next") or ""
@@ -129,6 +134,7 @@ def _code_failed(request: HttpRequest, user: Any) -> None:
 @csrf_protect
 @never_cache
 @require_http_methods(["GET", "POST"])
+@limited(("two-factor", "ip"))
 def two_factor(request: HttpRequest) -> HttpResponse:
     """The second step for staff with an authenticator: a TOTP code."""
     user, pending = _pending_user(request)
@@ -151,6 +157,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 @never_cache
 @require_http_methods(["GET", "POST"])
+@limited(("two-factor", "ip"))
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
     """The first sign-in of a staff user: link an authenticator app, then give its code."""
     user, pending = _pending_user(request)
@@ -207,6 +214,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 @never_cache
 @require_http_methods(["GET", "POST"])
+@limited(("sign-up", "ip"))
 def sign_up(request: HttpRequest) -> HttpResponse:
     """Open a complainant's account and sign them in."""
     form = SignUpForm(request.POST or None)

@@ -31,6 +31,7 @@ from governance.choices import (
 )
 from governance.errors import DomainError, NotFound
 from governance.models import Appeal, Category, Complaint, Decision
+from governance.security_log import client_ip
 from privacy import vault
 from privacy.choices import AccessPurpose
 
@@ -303,7 +304,7 @@ def complaint_new(request: HttpRequest) -> HttpResponse:
         complaint = services.complaint_file(
             actor=user,
             channel=Channel.WEB_FORM,
-            ip_address=request.META.get("REMOTE_ADDR", ""),
+            ip_address=client_ip(request),
             **form.cleaned_data,
         )
     except DomainError as error:

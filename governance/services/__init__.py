@@ -13,6 +13,8 @@ commands and tests all come through here. The modules split the writes by topic:
 """
 
 from .administration import (
+    account_event_record,
+    account_lockout_record,
     complainant_register,
     reference_record_save,
     role_grant,
@@ -42,6 +44,8 @@ from .policy_clauses import policy_clause_check, policy_clause_publish
 
 __all__ = [
     "SLA_STAGES",
+    "account_event_record",
+    "account_lockout_record",
     "appeal_decide",
     "appeal_file",
     "complainant_register",

@@ -12,7 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from audits.choices import EventType
-from audits.services import ledger_append
+from audits.models import LedgerEntry
+from audits.services import ledger_append, system_actor_ref
 from governance import policies
 from governance.choices import (
     DEPARTMENT_ROLES,
@@ -25,6 +26,7 @@ from governance.models import (
     Holiday,
     RoleMembership,
 )
+from governance.security_log import security_log
 from privacy.pseudonyms import actor_ref
 
 from .recording import (
@@ -93,6 +95,13 @@ def role_grant(
         data={"role": role, "department": department.code if department else None},
         at=at,
     )
+    _log_on_commit(
+        "role_granted",
+        user=user.pk,
+        actor=actor.pk,
+        role=role,
+        department=department.code if department else None,
+    )
     return membership
 
 
@@ -139,6 +148,7 @@ def complainant_register(
         data={"role": Role.COMPLAINANT, "department": None, "self_registered": True},
         at=at,
     )
+    _log_on_commit("role_granted", user=candidate.pk, actor=candidate.pk, role=Role.COMPLAINANT)
     return candidate
 
 
@@ -174,7 +184,87 @@ def two_factor_enrol(*, user: Any, device: Any, token: str, now: datetime | None
         data={"method": "totp"},
         at=at_or_now(now),
     )
+    _log_on_commit("two_factor_enrolled", user=user.pk, device=device.pk)
     return device
+
+
+# Every event that changes who can get in, apart from roles and enrolment (above), which their
+# own services record. Failures are deliberately absent: see auth_events.
+_ACCOUNT_EVENTS = frozenset(
+    {
+        EventType.SIGNED_IN,
+        EventType.SIGNED_OUT,
+        EventType.TWO_FACTOR_REMOVED,
+        EventType.API_TOKEN_ISSUED,
+        EventType.API_TOKEN_REVOKED,
+    }
+)
+
+
+@transaction.atomic
+def account_event_record(
+    *,
+    user: Any,
+    event: EventType,
+    detail: dict[str, Any],
+    actor: Any = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Append an access change of `user`'s account to the ledger, naming it by pseudonym.
+
+    `detail` must hold no personal data (no user name, email or address): the ledger is kept
+    for ever and cannot be erased. `actor` defaults to the account itself; pass False when who
+    made the change is not known here (a model signal), and the entry names no one.
+    """
+    if event not in _ACCOUNT_EVENTS:
+        raise ValueError(f"{event} is not an account event")
+    if actor is False:
+        who = system_actor_ref("unattributed")
+    else:
+        who = actor_ref(user if actor is None else actor)
+    return ledger_append(
+        event_type=event,
+        object_ref=f"user:{actor_ref(user)}",
+        actor_ref=who,
+        data=detail,
+        at=at_or_now(now),
+    )
+
+
+@transaction.atomic
+def account_lockout_record(
+    *, username: str, since: datetime, now: datetime | None = None
+) -> LedgerEntry | None:
+    """Record that the account named `username` is locked, once per lockout period.
+
+    Only a lock of an existing account is an access change worth keeping for ever. A name that
+    matches no account, or a lock of an address, is left to the security log: otherwise anyone
+    on the internet could grow the immutable ledger at will by failing to sign in. And while
+    the lock lasts, the further failures that prolong it add nothing (`since` is the start of
+    the lockout period), so even a known name adds at most one entry per period.
+    """
+    user_model = get_user_model()
+    user = user_model.objects.filter(**{user_model.USERNAME_FIELD: username}).first()
+    if user is None:
+        return None
+    ref = f"user:{actor_ref(user)}"
+    recorded = LedgerEntry.objects.filter(
+        event_type=EventType.LOCKED_OUT, object_ref=ref, recorded_at__gte=since
+    )
+    if recorded.exists():
+        return None
+    return ledger_append(
+        event_type=EventType.LOCKED_OUT,
+        object_ref=ref,
+        actor_ref=system_actor_ref("sign-in-lockout"),
+        data={},
+        at=at_or_now(now),
+    )
+
+
+def _log_on_commit(event: str, **fields: Any) -> None:
+    # The line says what happened, so it is written only once the change has been committed.
+    transaction.on_commit(lambda: security_log(event, **fields))
 
 
 @transaction.atomic
@@ -215,6 +305,13 @@ def role_revoke(
             "reason_sha256": sha256_hex(reason),
         },
         at=at,
+    )
+    _log_on_commit(
+        "role_revoked",
+        user=user.pk,
+        actor=actor.pk,
+        role=membership.role,
+        department=membership.department.code if membership.department else None,
     )
     return membership
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from audits.choices import EventType
-from audits.services import ledger_append
+from audits.services import ledger_append, ledger_deferred
 from governance import deadlines, policies
 from governance.choices import (
     ACTING_OUTCOMES,
@@ -245,6 +245,7 @@ def decision_record(
             _("Only the assigned handler or a lead of the %s department can decide this complaint.")
             % complaint.department.code,
         )
+        _refuse_a_party(actor, complaint)
         kind = DecisionKind.INITIAL
     else:
         if supersedes.complaint_id != complaint.pk:
@@ -257,6 +258,7 @@ def decision_record(
             _("Only a lead of the %s department can correct a decision.")
             % complaint.department.code,
         )
+        _refuse_a_party(actor, complaint)
         if complaint.status not in {
             ComplaintStatus.DECIDED,
             ComplaintStatus.CLOSED,
@@ -308,12 +310,19 @@ def decision_record(
         **cleaned,
     )
     decision.save()
-    if kind == DecisionKind.INITIAL:
-        transition(
-            complaint, ComplaintStatus.DECIDED, actor=actor, reason=_("Decision recorded"), at=at
-        )
-        save_complaint(complaint, actor, _("Decision recorded"))
-    _decision_ledger(decision, EventType.DECISION_RECORDED)
+    # The complaint and its history are written before the two ledger entries, so the ledger
+    # lock, which serialises every decision, covers only the entries and the commit.
+    with ledger_deferred():
+        if kind == DecisionKind.INITIAL:
+            transition(
+                complaint,
+                ComplaintStatus.DECIDED,
+                actor=actor,
+                reason=_("Decision recorded"),
+                at=at,
+            )
+            save_complaint(complaint, actor, _("Decision recorded"))
+        _decision_ledger(decision, EventType.DECISION_RECORDED)
     return decision
 
 
@@ -421,6 +430,25 @@ def _deciders(decision: Decision) -> set[int]:
     return ids
 
 
+def _party_to(actor: Any, complaint: Complaint) -> bool:
+    """Return whether `actor` is the complainant or the affected account holder."""
+    parties = [complaint.complainant, complaint.affected_subject]
+    return any(p is not None and p.user_id == actor.pk for p in parties)
+
+
+def _refuse_a_party(actor: Any, complaint: Complaint) -> None:
+    # Nobody decides, or corrects the decision on, a complaint they filed or that is about
+    # their own account, whatever their role (ISO 10002 objectivity).
+    if _party_to(actor, complaint):
+        raise PermissionDenied(
+            _(
+                "You are a party to complaint %s; another handler or a lead of the department "
+                "must decide it."
+            )
+            % complaint.reference
+        )
+
+
 def _substance(values: dict[str, Any]) -> tuple[Any, ...]:
     """Return what a modification must change at least one of."""
     return (
@@ -464,6 +492,15 @@ def appeal_decide(
             _(
                 "You took part in the decision under appeal; another handler or your lead must "
                 "decide the appeal."
+            )
+        )
+    if _party_to(actor, complaint):
+        # Otherwise a member of staff whose own complaint, or own reported account, it is could
+        # decide the appeal they or the other side filed.
+        raise PermissionDenied(
+            _(
+                "You are a party to this complaint; another handler or your lead must decide "
+                "its appeal."
             )
         )
     if appeal.status != AppealStatus.OPEN:

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from audits import signing
 from governance import policies
 from governance.api.base import PolicyViewSet
+from governance.api.schema import ErrorOut
 from governance.errors import Conflict, ValidationFailed
 from privacy import selectors, services
 from privacy.choices import RequestKind, RequestStatus
@@ -201,7 +202,7 @@ class PrivacyRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Po
         )
         return Response(PrivacyRequestOut(refused).data)
 
-    @extend_schema(responses=ReceiptOut)
+    @extend_schema(responses={200: ReceiptOut, 409: ErrorOut})  # 409: no receipt yet
     @action(detail=True, methods=["get"])
     def receipt(self, request: Request, reference: str) -> Response:
         """The signed deletion receipt of a completed deletion request."""

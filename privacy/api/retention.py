@@ -42,7 +42,7 @@ class RetentionRuleIn(RetentionRuleChangeIn):
 
 class RetentionRuleOut(serializers.ModelSerializer):
     category: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(
-        slug_field="code", read_only=True
+        slug_field="code", read_only=True, allow_null=True, help_text="Null: the class's default."
     )
 
     class Meta:
@@ -125,6 +125,11 @@ class RetentionRuleViewSet(
             actor=request.user, record_class=rule.record_class, category=rule.category, **values
         )
         return Response(RetentionRuleOut(rule).data)
+
+    @extend_schema(request=RetentionRuleChangeIn, responses=RetentionRuleOut)
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Change only the fields given of a rule's period, event and legal basis."""
+        return super().partial_update(request, *args, **kwargs)
 
 
 class RetentionRunViewSet(mixins.ListModelMixin, PolicyViewSet):

@@ -12,6 +12,7 @@ from .requests import (
     privacy_requests_escalate,
     request_allowed_next,
 )
+from .restore import ReapplyResult, erasures_reapply
 from .retention import (
     RetentionResult,
     retention_enforce,
@@ -23,7 +24,9 @@ from .subjects import note_create, subject_create, subject_for_user, subject_lin
 
 __all__ = [
     "Completion",
+    "ReapplyResult",
     "RetentionResult",
+    "erasures_reapply",
     "keys_rotate",
     "legal_hold_place",
     "legal_hold_release",

@@ -493,15 +493,22 @@ def _complete_deletion(
 
 def _accounts_close(request: PrivacyRequest, subjects: Iterable[DataSubject]) -> list[str]:
     """Scrub the sign-in accounts of the person (auth_user is not encrypted) and return the
-    addresses they had, to send the receipt to once the transaction commits.
+    addresses they had, to send the receipt to once the transaction commits."""
+    user_ids = {s.user_id for s in subjects if s.user_id is not None}
+    if request.channel == RequestChannel.SELF_SERVICE and request.requester_id is not None:
+        user_ids.add(request.requester_id)
+    return accounts_close(user_ids)
+
+
+def accounts_close(user_ids: Iterable[int]) -> list[str]:
+    """Close the given sign-in accounts for good and return the addresses they had.
 
     The account stays, so the complaints and decisions that point at it stay whole, but it
     names nobody and can no longer sign in: "erased-<id>", no email or name, no password, no
     token, inactive. The admin's change log, which repeats the username, is scrubbed too.
+    Runs inside the caller's transaction.
     """
-    user_ids = {s.user_id for s in subjects if s.user_id is not None}
-    if request.channel == RequestChannel.SELF_SERVICE and request.requester_id is not None:
-        user_ids.add(request.requester_id)
+    user_ids = set(user_ids)
     user_model = get_user_model()
     recipients: list[str] = []
     for user in user_model.objects.select_for_update().filter(pk__in=sorted(user_ids)):

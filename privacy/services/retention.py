@@ -303,7 +303,7 @@ def _delete_access_log(ids: list[int]) -> int:
         return cursor.rowcount
 
 
-def _accounts_scrub(erased: list[str]) -> int:
+def accounts_scrub(erased: list[str]) -> int:
     """Blank the name and email of sign-in accounts left with no live data subject; return how
     many. Django's auth_user is not encrypted, and filing copies those fields into the subject:
     once the subject's data is erased, the account must not keep them in the clear. The account
@@ -386,7 +386,7 @@ def retention_enforce(
             )
             result.held_back.extend(held_now)
             if erased:
-                accounts = _accounts_scrub(erased)
+                accounts = accounts_scrub(erased)
                 entry = ledger_append(
                     event_type=EventType.RETENTION_ENFORCED,
                     object_ref=ref,

@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 import pytest
+import yaml
 
 from audits import merkle, notes
 from audits.models import LedgerEntry
@@ -98,3 +99,16 @@ def test_evidence_refuses_a_malformed_checkpoint_size(reader):
     response = reader.get(f"/api/v1/complaints/{reference}/evidence/?consistency_from=ten")
     assert response.status_code == 400
     assert "consistency_from" in response.json()["fields"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/oversight/early-warning/", "/api/v1/oversight/statements/"]
+)
+def test_the_schema_gives_one_object_where_the_answer_is_one(api: Any, path: str) -> None:
+    # Found by the schema fuzz: these answer the viewset's `list` with one object, which the
+    # schema described as an array of them.
+    document = yaml.safe_load(api.get("/api/schema/").content)
+
+    schema = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    assert "$ref" in schema["schema"]
+    assert schema["schema"].get("type") != "array"

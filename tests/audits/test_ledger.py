@@ -12,7 +12,13 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from audits.choices import EventType
 from audits.models import LedgerEntry
-from audits.services import canonical_json, leaf_hash, ledger_append, system_actor_ref
+from audits.services import (
+    canonical_json,
+    leaf_hash,
+    ledger_append,
+    ledger_deferred,
+    system_actor_ref,
+)
 from governance import services
 from governance.choices import Channel, ComplaintStatus, Role
 from governance.errors import ValidationFailed
@@ -56,6 +62,66 @@ def _events_of(write: Any) -> list[str]:
         .order_by("seq")
         .values_list("event_type", flat=True)
     )
+
+
+# --- deferred entries --------------------------------------------------------------------------
+
+
+def test_deferred_entries_are_written_in_order_when_the_block_ends():
+    # given a block that appends two entries around a write of its own
+    before = _last_seq()
+    with transaction.atomic(), ledger_deferred():
+        first = ledger_append(
+            event_type=EventType.COMPLAINT_TRANSITIONED,
+            object_ref="test:deferred",
+            actor_ref=system_actor_ref("test"),
+            data={"n": 1},
+            at=AT,
+        )
+        second = ledger_append(
+            event_type=EventType.DECISION_RECORDED,
+            object_ref="test:deferred",
+            actor_ref=system_actor_ref("test"),
+            data={"n": 2},
+        )
+        # then nothing is written inside the block
+        assert _last_seq() == before
+    # then both are written in order, numbered on, with the bodies ledger_append builds
+    rows = list(LedgerEntry.objects.filter(seq__gt=before).order_by("seq"))
+    assert [(r.seq, r.event_type) for r in rows] == [
+        (before + 1, EventType.COMPLAINT_TRANSITIONED),
+        (before + 2, EventType.DECISION_RECORDED),
+    ]
+    assert (first.seq, second.seq) == (before + 1, before + 2)
+    assert json.loads(rows[0].body)["at"] == AT.isoformat()
+    assert json.loads(rows[1].body)["data"] == {"n": 2}
+    assert all(r.leaf_hash == leaf_hash(r.body.encode()) for r in rows)
+
+
+def test_a_deferred_block_that_fails_writes_nothing():
+    before = _last_seq()
+
+    def write() -> None:
+        with ledger_deferred():
+            _append(0)
+            raise RuntimeError("business write failed")
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        write()
+    assert _last_seq() == before
+
+
+def test_a_decision_records_its_entries_in_the_same_order():
+    # given a complaint being investigated
+    flow = factories.flow_at(ComplaintStatus.INVESTIGATING)
+    # when a decision is recorded
+    events = _events_of(
+        lambda: services.decision_record(
+            actor=flow.handler, complaint=flow.complaint, **factories.decision_kwargs()
+        )
+    )
+    # then the transition comes before the decision, as before the entries were deferred
+    assert events == [EventType.COMPLAINT_TRANSITIONED, EventType.DECISION_RECORDED]
 
 
 # --- numbering ---------------------------------------------------------------------------------

@@ -543,6 +543,68 @@ def test_affected_account_holder_may_appeal():
     assert (appeal.appellant, appeal.appellant_role) == (subject, "account_holder")
 
 
+def test_a_party_to_the_complaint_cannot_decide_its_appeal():
+    # given a handler whose own account was reported, who appealed the decision as its holder
+    f, holder = factories.holder_flow()
+    services.role_grant(
+        actor=factories.superuser(),
+        user=holder,
+        role=Role.HANDLER,
+        department=factories.department(),
+    )
+    f.walk(*PATHS[ComplaintStatus.DECIDED])
+    appeal = services.appeal_file(actor=holder, decision=f.decision, statement="My video was fine.")
+    # when she decides her own appeal, then it is refused and nothing is written
+    before = _counts()
+    with pytest.raises(PermissionDenied) as exc:
+        services.appeal_decide(
+            actor=holder,
+            appeal=appeal,
+            outcome="upheld",
+            facts="f",
+            reasons="r",
+        )
+    assert "party" in exc.value.message
+    assert _counts() == before
+    assert f.refresh().status == ComplaintStatus.APPEALED
+
+
+@pytest.mark.parametrize("role", [Role.HANDLER, Role.DEPARTMENT_LEAD])
+def test_a_party_to_the_complaint_cannot_decide_or_correct_it(role):
+    # given a member of staff whose own account was reported, with a role in its department
+    f, holder = factories.holder_flow()
+    services.role_grant(
+        actor=factories.superuser(), user=holder, role=role, department=factories.department()
+    )
+    f.walk(*PATHS[ComplaintStatus.INVESTIGATING])
+    if role == Role.HANDLER:
+        services.complaint_assign(
+            actor=f.lead, complaint=f.refresh(), assignee=holder, reason="She knows the case."
+        )
+    decision = factories.decision_kwargs()  # publishes the clause, so before counting
+    correction = factories.decision_kwargs(outcome="rejected", actions=[])
+    before = _counts()
+
+    # when they decide it, then it is refused and nothing is written
+    with pytest.raises(PermissionDenied) as exc:
+        services.decision_record(actor=holder, complaint=f.refresh(), **decision)
+    assert "party" in exc.value.message
+    assert _counts() == before
+
+    # and once someone else has decided, a lead who is a party cannot correct it either
+    if role == Role.DEPARTMENT_LEAD:
+        f.walk(ComplaintStatus.DECIDED)
+        before = _counts()
+        with pytest.raises(PermissionDenied):
+            services.decision_record(
+                actor=holder,
+                complaint=f.refresh(),
+                supersedes=f.decision,
+                **correction,
+            )
+        assert _counts() == before
+
+
 # --- ratings ---------------------------------------------------------------------------------
 
 

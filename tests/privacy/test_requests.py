@@ -36,6 +36,7 @@ from privacy.models import (
     PrivacyRequest,
     SubjectLookup,
 )
+from privacy.pseudonyms import actor_ref
 from tests import factories
 from tests.factories import Flow
 
@@ -241,8 +242,12 @@ def test_self_service_deletion_erases_closes_the_account_and_issues_a_signed_rec
     f.refresh()
     assert f.complaint.status == S.CLOSED
     assert f.complaint.decisions.count() == 1
-    # the ledger: the erasure (pseudonyms and the reference only), then the completion
-    erased, completed = _entries_after(before)
+    # the ledger: the erasure (pseudonyms and the reference only), then the completion; closing
+    # the account also revokes its API token, an entry naming the account by pseudonym
+    entries = _entries_after(before)
+    revoked = [e for e in entries if e.event_type == EventType.API_TOKEN_REVOKED]
+    assert [e.object_ref for e in revoked] == [f"user:{actor_ref(user)}"]
+    erased, completed = [e for e in entries if e not in revoked]
     assert erased.event_type == EventType.SUBJECT_ERASED
     assert erased.object_ref == f"privacy_request:{request.reference}"
     assert json.loads(erased.body)["data"] == {
@@ -253,7 +258,7 @@ def test_self_service_deletion_erases_closes_the_account_and_issues_a_signed_rec
     }
     assert completed.event_type == EventType.PRIVACY_REQUEST_CHANGED
     assert json.loads(completed.body)["data"]["to"] == "completed"
-    for entry in (erased, completed):
+    for entry in (erased, completed, *revoked):
         assert old_email not in entry.body
         assert old_username not in entry.body
     # the receipt names the request, the pseudonym and the erasure entry, signed by the ledger key

@@ -247,3 +247,13 @@ def test_the_schema_describes_the_privacy_request_routes(api: APIClient) -> None
     assert "post" in paths["/api/v1/privacy/requests/{reference}/complete/"]
     assert "get" in paths["/api/v1/privacy/requests/{reference}/receipt/"]
     assert "get" in paths["/api/v1/privacy/my-data/"]
+
+
+def test_the_schema_documents_the_409_of_a_receipt_not_yet_issued(api: APIClient) -> None:
+    # Found by the schema fuzz: a request not completed has no receipt, and says so with a 409.
+    document = yaml.safe_load(api.get("/api/schema/").content)
+
+    receipt = document["paths"]["/api/v1/privacy/requests/{reference}/receipt/"]["get"]
+    assert receipt["responses"]["409"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }

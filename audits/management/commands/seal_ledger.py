@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audits.archive import archive_write
 from audits.services import ledger_seal
 from governance.errors import DomainError
 
@@ -21,9 +22,10 @@ class Command(BaseCommand):
             "--archive",
             type=Path,
             help=(
-                "Also write the signed note to this directory (checkpoint-<size>.txt), kept "
-                "apart from the database; verify_ledger --trusted-checkpoint DIR checks the log "
-                "still extends every one of them."
+                "Also write the signed note to this directory (checkpoint-<size>.txt), with the "
+                "entries it covers (entries-<first>-<last>.jsonl), kept apart from the database; "
+                "verify_ledger --trusted-checkpoint DIR checks the log still extends every "
+                "checkpoint, and reapply_erasures --archive DIR replays erasures after a restore."
             ),
         )
 
@@ -32,13 +34,12 @@ class Command(BaseCommand):
             checkpoint, created = ledger_seal()
         except DomainError as exc:
             raise CommandError(exc.message) from exc
+        archived = ""
         if options["archive"]:
-            options["archive"].mkdir(parents=True, exist_ok=True)
-            target = options["archive"] / f"checkpoint-{checkpoint.tree_size:012d}.txt"
-            if not target.exists():
-                target.write_text(checkpoint.note, encoding="utf-8")
+            written = archive_write(options["archive"], checkpoint)
+            archived = f"; {written} entries archived" if written else ""
         verb = "Signed" if created else "Unchanged since"
         self.stdout.write(
             f"{verb} checkpoint {checkpoint.tree_size} (root {checkpoint.root_hash}, "
-            f"key {checkpoint.key_id})."
+            f"key {checkpoint.key_id}){archived}."
         )

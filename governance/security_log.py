@@ -1,0 +1,45 @@
+"""The security log: one line per authentication event, for operators.
+
+This log is operational, not the ledger: it may name an attempted user name and the client's
+address (personal data that log rotation erases), so that failures and attacks can be looked
+into. The ledger records only the events that change access, by pseudonym (governance/auth_events).
+No password, code, token key or session key is ever passed here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+logger = logging.getLogger("ombud.security")
+
+
+def client_ip(request: HttpRequest | None) -> str:
+    """Return the address the request came from ("" when there is no HTTP request).
+
+    With settings.OMBUD_TRUSTED_PROXIES = N > 0, the Nth address from the right of
+    X-Forwarded-For (the one the outermost trusted proxy saw), as DRF's NUM_PROXIES reads it;
+    with 0, the connection's address, whatever the header says.
+    """
+    if request is None:
+        return ""
+    remote = str(request.META.get("REMOTE_ADDR", ""))
+    proxies = settings.OMBUD_TRUSTED_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if proxies <= 0 or not forwarded:
+        return remote
+    hops = [hop.strip() for hop in str(forwarded).split(",")]
+    return hops[-min(proxies, len(hops))] or remote
+
+
+def security_log(event: str, level: int = logging.INFO, **fields: Any) -> None:
+    """Write one `event=... key=value` line; strings are JSON-quoted so none can forge a line."""
+    parts = [f"event={event}"]
+    for key, value in fields.items():
+        shown = value if isinstance(value, int | bool) or value is None else str(value)
+        parts.append(f"{key}={json.dumps(shown, ensure_ascii=False)}")
+    logger.log(level, " ".join(parts), extra={"security_event": event, "security_fields": fields})

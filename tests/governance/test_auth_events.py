@@ -1,0 +1,361 @@
+"""Authentication events: each is a line in the security log, and those that change access are
+ledger entries naming the account by pseudonym only (governance/auth_events.py)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.authtoken.models import Token
+
+from audits.models import LedgerEntry
+from audits.verification import verify_ledger
+from governance import services
+from governance.choices import Role
+from governance.models import RoleMembership
+from privacy.pseudonyms import actor_ref
+from tests import factories
+
+PASSWORD = "a-long-test-passphrase-9"
+SECURITY = "ombud.security"
+
+
+@pytest.fixture
+def security_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger=SECURITY)
+    return caplog
+
+
+def _lines(caplog: pytest.LogCaptureFixture, event: str) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == SECURITY and r.getMessage().startswith(f"event={event} ")
+    ]
+
+
+def _entries(event: str) -> list[LedgerEntry]:
+    return list(LedgerEntry.objects.filter(event_type=event).order_by("seq"))
+
+
+def _with_password(user: Any) -> Any:
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+def _code(device: TOTPDevice) -> str:
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
+def _password_step(client: Client, username: str, password: str = PASSWORD) -> Any:
+    return client.post(reverse("sign-in"), {"username": username, "password": password})
+
+
+def _assert_no_personal_data_in_ledger(user: Any) -> None:
+    for entry in LedgerEntry.objects.all():
+        assert user.username not in entry.body
+        assert user.email not in entry.body
+        assert "127.0.0.1" not in entry.body
+
+
+def test_a_password_sign_in_is_logged_and_ledgered_once(
+    complainant: Any, security_log: Any
+) -> None:
+    _with_password(complainant)
+    client = Client()
+    assert _password_step(client, complainant.username).status_code == 302
+    (line,) = _lines(security_log, "signed_in")
+    assert f"user={complainant.pk} " in line
+    assert 'method="password"' in line
+    assert 'ip="127.0.0.1"' in line
+    assert PASSWORD not in security_log.text
+    (entry,) = _entries("account.signed_in")
+    assert entry.object_ref == f"user:{actor_ref(complainant)}"
+    assert entry.actor_ref == actor_ref(complainant)
+    assert '"method":"password"' in entry.body
+    _assert_no_personal_data_in_ledger(complainant)
+    assert verify_ledger().entries == LedgerEntry.objects.count()
+
+
+def test_the_staff_sign_in_is_ledgered_at_the_code_step_only(
+    supervisor: Any, security_log: Any
+) -> None:
+    _with_password(supervisor)
+    device = factories.totp_device(supervisor)
+    client = Client()
+    assert _password_step(client, supervisor.username)["Location"] == reverse("two-factor")
+    assert _entries("account.signed_in") == []
+    assert _lines(security_log, "signed_in") == []
+    code = _code(device)
+    assert client.post(reverse("two-factor"), {"token": code}).status_code == 302
+    (entry,) = _entries("account.signed_in")
+    assert '"method":"password+totp"' in entry.body
+    (line,) = _lines(security_log, "signed_in")
+    assert 'method="password+totp"' in line
+    assert code not in security_log.text
+    assert PASSWORD not in security_log.text
+    assert verify_ledger().entries == LedgerEntry.objects.count()
+
+
+def test_a_first_staff_sign_in_logs_the_set_up_and_signs_in_once(
+    handler: Any, security_log: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    _with_password(handler)
+    client = Client()
+    _password_step(client, handler.username)
+    client.get(reverse("two-factor-setup"))
+    device = TOTPDevice.objects.get(user=handler, confirmed=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(reverse("two-factor-setup"), {"token": _code(device)})
+    assert done.status_code == 302
+    (line,) = _lines(security_log, "two_factor_enrolled")
+    assert f"user={handler.pk} " in line
+    assert len(_entries("account.two_factor_enrolled")) == 1
+    assert len(_entries("account.signed_in")) == 1
+    assert verify_ledger().entries == LedgerEntry.objects.count()
+
+
+def test_sign_up_signs_in_with_a_password(security_log: Any) -> None:
+    client = Client()
+    data = {"username": "mei", "email": "mei@example.org", "password": PASSWORD}
+    assert client.post(reverse("sign-up"), data).status_code == 302
+    (entry,) = _entries("account.signed_in")
+    assert '"method":"password"' in entry.body
+    assert "mei" not in entry.body
+
+
+@pytest.mark.parametrize(
+    ("who", "password", "reason"),
+    [
+        ("known", "wrong-password", "bad_password"),
+        ("nobody-by-this-name", PASSWORD, "unknown_user"),
+        ("inactive", PASSWORD, "inactive"),
+    ],
+)
+def test_a_failed_password_is_logged_with_its_reason_and_not_ledgered(
+    complainant: Any, security_log: Any, who: str, password: str, reason: str
+) -> None:
+    _with_password(complainant)
+    if who == "inactive":
+        get_user_model().objects.filter(pk=complainant.pk).update(is_active=False)
+    username = who if who == "nobody-by-this-name" else complainant.username
+    before = LedgerEntry.objects.count()
+    assert _password_step(Client(), username, password).status_code == 200
+    (line,) = _lines(security_log, "sign_in_failed")
+    assert f'username="{username}"' in line
+    assert 'ip="127.0.0.1"' in line
+    assert f'reason="{reason}"' in line
+    assert password not in security_log.text
+    assert LedgerEntry.objects.count() == before
+
+
+def test_a_wrong_code_is_logged_without_the_code_and_not_ledgered(
+    supervisor: Any, security_log: Any
+) -> None:
+    _with_password(supervisor)
+    factories.totp_device(supervisor)
+    client = Client()
+    _password_step(client, supervisor.username)
+    before = LedgerEntry.objects.count()
+    client.post(reverse("two-factor"), {"token": "918273"})
+    (line,) = _lines(security_log, "sign_in_failed")
+    assert 'reason="bad_code"' in line
+    assert f'username="{supervisor.username}"' in line
+    assert "918273" not in security_log.text
+    assert LedgerEntry.objects.count() == before
+
+
+def test_a_lockout_of_an_account_is_ledgered_once(complainant: Any, security_log: Any) -> None:
+    _with_password(complainant)
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _password_step(client, complainant.username, "wrong-password")
+    assert len(_lines(security_log, "locked_out")) == 1
+    (entry,) = _entries("account.locked_out")
+    assert entry.object_ref == f"user:{actor_ref(complainant)}"
+    assert entry.actor_ref == "system:sign-in-lockout"
+    # Further attempts while locked are refused and logged, but add nothing to the ledger.
+    for _ in range(2):
+        assert _password_step(client, complainant.username).status_code == 429
+    assert len(_entries("account.locked_out")) == 1
+    assert _lines(security_log, "sign_in_failed")[-1].endswith('reason="locked"')
+    assert PASSWORD not in security_log.text
+    _assert_no_personal_data_in_ledger(complainant)
+    assert verify_ledger().entries == LedgerEntry.objects.count()
+
+
+def test_wrong_codes_lock_the_account_and_ledger_it_once(
+    supervisor: Any, security_log: Any
+) -> None:
+    _with_password(supervisor)
+    factories.totp_device(supervisor)
+    client = Client()
+    _password_step(client, supervisor.username)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("two-factor"), {"token": "000000"})
+    assert len(_entries("account.locked_out")) == 1
+    assert _entries("account.signed_in") == []
+
+
+def test_a_lockout_of_an_unknown_name_is_logged_only(security_log: Any) -> None:
+    before = LedgerEntry.objects.count()
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT + 1):
+        _password_step(client, "no-such-account", "guess")
+    assert _lines(security_log, "locked_out")
+    assert LedgerEntry.objects.count() == before
+
+
+def test_a_lockout_of_an_address_does_not_ledger_the_name_tried_last(security_log: Any) -> None:
+    # One failure for each of several real accounts, all from one address: the address is
+    # locked, no account is.
+    people = [
+        _with_password(factories.user_with_role(Role.COMPLAINANT))
+        for _ in range(settings.AXES_FAILURE_LIMIT)
+    ]
+    client = Client()
+    for person in people:
+        _password_step(client, person.username, "wrong-password")
+    assert _lines(security_log, "locked_out")
+    assert _entries("account.locked_out") == []
+
+
+def test_sign_out_by_post_is_logged_and_ledgered(
+    page_as: Any, complainant: Any, security_log: Any
+) -> None:
+    client = page_as(complainant)  # force_login: neither logged nor ledgered
+    assert _entries("account.signed_in") == []
+    assert client.get(reverse("sign-out")).status_code == 405
+    assert _entries("account.signed_out") == []
+    assert client.post(reverse("sign-out")).status_code == 302
+    (entry,) = _entries("account.signed_out")
+    assert entry.object_ref == f"user:{actor_ref(complainant)}"
+    (line,) = _lines(security_log, "signed_out")
+    assert f"user={complainant.pk} " in line
+    assert verify_ledger().entries == LedgerEntry.objects.count()
+
+
+def test_force_login_is_neither_logged_nor_ledgered(complainant: Any, security_log: Any) -> None:
+    before = LedgerEntry.objects.count()
+    Client().force_login(complainant)
+    assert LedgerEntry.objects.count() == before
+    assert _lines(security_log, "signed_in") == []
+
+
+def test_a_sign_in_the_ledger_cannot_record_does_not_happen(complainant: Any) -> None:
+    _with_password(complainant)
+    client = Client(raise_request_exception=False)
+    with mock.patch.object(services, "account_event_record", side_effect=RuntimeError("down")):
+        response = _password_step(client, complainant.username)
+    assert response.status_code == 500
+    assert "sessionid" not in response.cookies
+    assert client.get(reverse("home")).wsgi_request.user.is_anonymous
+
+
+def test_a_sign_out_the_ledger_cannot_record_still_ends_the_session(
+    page_as: Any, complainant: Any, security_log: Any
+) -> None:
+    client = page_as(complainant)
+    with mock.patch.object(services, "account_event_record", side_effect=RuntimeError("down")):
+        assert client.post(reverse("sign-out")).status_code == 302
+    assert client.get(reverse("home")).wsgi_request.user.is_anonymous
+    assert any("ledger_write_failed" in r.getMessage() for r in security_log.records)
+
+
+def test_role_changes_are_logged_as_well_as_ledgered(
+    security_log: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    root = factories.superuser()
+    user = factories.UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        membership = services.role_grant(actor=root, user=user, role=Role.SUPERVISOR)
+    (granted,) = _lines(security_log, "role_granted")
+    assert f"user={user.pk} " in granted
+    assert f"actor={root.pk} " in granted
+    assert 'role="supervisor"' in granted
+    with django_capture_on_commit_callbacks(execute=True):
+        services.role_revoke(actor=root, membership=membership, reason="left the team")
+    (revoked,) = _lines(security_log, "role_revoked")
+    assert 'role="supervisor"' in revoked
+    assert RoleMembership.objects.get(pk=membership.pk).revoked_at is not None
+    assert len(_entries("role.revoked")) == 1
+
+
+def test_removing_a_confirmed_authenticator_is_logged_and_ledgered(
+    supervisor: Any, security_log: Any
+) -> None:
+    confirmed = factories.totp_device(supervisor)
+    services.two_factor_start(user=supervisor)  # an unconfirmed one
+    TOTPDevice.objects.filter(user=supervisor, confirmed=False).delete()
+    assert _entries("account.two_factor_removed") == []
+    confirmed.delete()
+    (entry,) = _entries("account.two_factor_removed")
+    assert entry.object_ref == f"user:{actor_ref(supervisor)}"
+    assert len(_lines(security_log, "two_factor_removed")) == 1
+    assert verify_ledger().entries == LedgerEntry.objects.count()
+
+
+def test_api_tokens_issued_and_revoked_are_logged_and_ledgered_without_the_key(
+    handler: Any, security_log: Any
+) -> None:
+    token = Token.objects.create(user=handler)
+    (issued,) = _entries("account.api_token_issued")
+    assert issued.object_ref == f"user:{actor_ref(handler)}"
+    Token.objects.filter(user=handler).delete()
+    (revoked,) = _entries("account.api_token_revoked")
+    assert revoked.object_ref == issued.object_ref
+    assert len(_lines(security_log, "api_token_issued")) == 1
+    assert len(_lines(security_log, "api_token_revoked")) == 1
+    assert token.key not in security_log.text
+    assert all(token.key not in e.body for e in LedgerEntry.objects.all())
+    assert verify_ledger().entries == LedgerEntry.objects.count()
+
+
+def test_a_token_issued_in_the_admin_is_ledgered(security_log: Any) -> None:
+    root = factories.superuser()
+    client = Client()
+    factories.sign_in_pages(client, root)
+    target = factories.UserFactory()
+    response = client.post(reverse("admin:authtoken_tokenproxy_add"), {"user": target.pk})
+    assert response.status_code == 302
+    (entry,) = _entries("account.api_token_issued")
+    assert entry.object_ref == f"user:{actor_ref(target)}"
+
+
+def test_a_password_change_is_logged_without_the_password(
+    complainant: Any, security_log: Any
+) -> None:
+    before = LedgerEntry.objects.count()
+    _with_password(complainant)
+    (line,) = _lines(security_log, "password_changed")
+    assert line == f"event=password_changed user={complainant.pk}"
+    assert PASSWORD not in security_log.text
+    assert LedgerEntry.objects.count() == before
+
+
+def test_log_values_cannot_forge_a_line(security_log: Any) -> None:
+    _password_step(Client(), 'x" ip="10.0.0.1"\nevent=signed_in user=1', "wrong")
+    (line,) = _lines(security_log, "sign_in_failed")
+    assert "\n" not in line
+    assert 'username="x\\" ip=\\"10.0.0.1\\"\\nevent=signed_in user=1"' in line
+
+
+def test_tokens_made_and_reset_by_the_command_are_ledgered(handler: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("drf_create_token", handler.username, stdout=StringIO())
+    call_command("drf_create_token", handler.username, "-r", stdout=StringIO())
+    assert len(_entries("account.api_token_issued")) == 2
+    assert len(_entries("account.api_token_revoked")) == 1
+    assert verify_ledger().entries == LedgerEntry.objects.count()
