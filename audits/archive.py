@@ -13,9 +13,11 @@ truncated archive is refused before anything acts on it (see `privacy.services.r
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from . import notes, signing
 from .merkle import RootAccumulator
 from .models import Checkpoint, LedgerEntry
 from .services import leaf_hash
+from .tree import StoredTree
 
 _ENTRIES = re.compile(r"^entries-(\d{12})-(\d{12})\.jsonl$")
 _BATCH = 10_000
@@ -34,9 +37,9 @@ class ArchiveError(ValueError):
 
 
 def _write_atomically(target: Path, lines: Iterator[str]) -> None:
-    # Two seals at once write the same range with the same bytes: whichever rename lands last
-    # leaves an identical file, and a reader never sees half of one.
-    scratch = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    # A reader never sees half a file; the scratch name is unique across hosts sharing the
+    # directory (process ids are not).
+    scratch = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     with scratch.open("w", encoding="utf-8") as out:
         for line in lines:
             out.write(line)
@@ -57,9 +60,34 @@ def _entry_files(directory: Path) -> list[tuple[int, int, Path]]:
 def archive_write(directory: Path, checkpoint: Checkpoint) -> int:
     """Write `checkpoint` and the entries it covers that the archive lacks; return how many.
 
-    Idempotent: a checkpoint or range already archived is left as it is.
+    Idempotent: a checkpoint or range already archived is left as it is. Two runs at once (on
+    one host or several sharing the directory) take turns on a lock file. Refuses, writing
+    nothing, when the database's ledger no longer extends the archive's newest checkpoint, as
+    after a restore: that archive must stay as it is, for `reapply_erasures`, and the restored
+    database is archived to a new directory.
     """
     directory.mkdir(parents=True, exist_ok=True)
+    with (directory / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _extends(directory)
+        return _append(directory, checkpoint)
+
+
+def _extends(directory: Path) -> None:
+    heads = _trusted_heads(directory)
+    if not heads:
+        return
+    size = max(heads)
+    have = LedgerEntry.objects.filter(seq__lt=size).count()
+    if have < size or StoredTree().subtree(0, size) != heads[size]:
+        raise ArchiveError(
+            f"the database's ledger does not extend the archive's checkpoint of size {size} (a "
+            "restored database?). Keep that archive for reapply_erasures and archive to a new "
+            "directory."
+        )
+
+
+def _append(directory: Path, checkpoint: Checkpoint) -> int:
     note = directory / f"checkpoint-{checkpoint.tree_size:012d}.txt"
     files = _entry_files(directory)
     first = files[-1][1] + 1 if files else 0
@@ -117,6 +145,8 @@ def archived_entries(directory: Path) -> Iterator[dict[str, Any]]:
             for line in lines:
                 body = line.rstrip("\n")
                 document = json.loads(body)
+                if not isinstance(document, dict):
+                    raise ArchiveError(f"{path.name} holds a line that is not a ledger entry")
                 if document.get("seq") != expected:
                     raise ArchiveError(f"{path.name} holds seq {document.get('seq')} at {expected}")
                 tree.add(bytes.fromhex(leaf_hash(body.encode("utf-8"))))

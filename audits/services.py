@@ -67,15 +67,21 @@ def ledger_append(
         raise RuntimeError("ledger_append must run inside the business write's transaction")
     event_type = EventType(event_type)  # an unknown type is a programming error: fail loudly
     entry = LedgerEntry(event_type=str(event_type), object_ref=object_ref, actor_ref=actor_ref)
-    pending: list[_Pending] | None = getattr(connection, _PENDING, None)
-    if pending is not None:
-        pending.append((entry, data, at))
-        return entry
+    deferred: tuple[list[_Pending], int] | None = getattr(connection, _PENDING, None)
+    if deferred is not None:
+        pending, depth = deferred
+        if len(connection.savepoint_ids) <= depth:
+            pending.append((entry, data, at))
+            return entry
+        # Inside a savepoint the block did not open: its rows may yet be rolled back while the
+        # block goes on, so this entry is written now, inside that savepoint, to go with them
+        # (numbered before the entries still queued).
     _write_entries([(entry, data, at)])
     return entry
 
 
-# Where `ledger_deferred` queues entries: on the connection, which is per thread and alias.
+# Where `ledger_deferred` queues entries, with the savepoint depth they belong to: on the
+# connection, which is per thread and alias.
 _PENDING = "_ombud_ledger_pending"
 # An entry without its number and body yet, its data, and its time (None: when it is written).
 _Pending = tuple[LedgerEntry, dict[str, Any], datetime | None]
@@ -118,6 +124,10 @@ def ledger_deferred() -> Iterator[None]:
     service that writes rows after its first ledger entry wraps those writes in this block: the
     rows go first, then the entries (same bodies, same order, same times), and the lock covers
     only the entries and the commit. Nested blocks write with the outermost one.
+
+    Code in the block must not read a returned entry's `seq` or query the ledger. The block is
+    its own savepoint: if it raises, its rows go with its queued entries, even when the caller
+    catches the exception and carries on in the same transaction.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("ledger_deferred must run inside the business write's transaction")
@@ -125,12 +135,13 @@ def ledger_deferred() -> Iterator[None]:
         yield
         return
     pending: list[_Pending] = []
-    setattr(connection, _PENDING, pending)
-    try:
-        yield
-    finally:
-        setattr(connection, _PENDING, None)
-    _write_entries(pending)  # not reached if the block raised: nothing is written
+    with transaction.atomic():
+        setattr(connection, _PENDING, (pending, len(connection.savepoint_ids)))
+        try:
+            yield
+        finally:
+            setattr(connection, _PENDING, None)
+        _write_entries(pending)  # not reached if the block raised: nothing is written
 
 
 def system_actor_ref(name: str) -> str:

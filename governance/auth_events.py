@@ -3,10 +3,11 @@ to the ledger. Connected in `GovernanceConfig.ready()`.
 
 | event                          | security log | ledger                                          |
 |--------------------------------|--------------|-------------------------------------------------|
-| signed in                      | yes          | `account.signed_in`, with the method            |
+| signed in (staff)              | yes          | `account.signed_in`, with the method            |
+| signed in (complainant)        | yes          | no: see below                                   |
 | sign-in failure (any reason)   | yes          | no                                              |
 | lockout                        | yes          | `account.locked_out`, for an existing account   |
-| signed out                     | yes          | `account.signed_out`                            |
+| signed out (staff)             | yes          | `account.signed_out`                            |
 | two-factor set up              | yes          | `account.two_factor_enrolled` (its service)     |
 | authenticator removed          | yes          | `account.two_factor_removed`                    |
 | API token issued / revoked     | yes          | `account.api_token_issued` / `_revoked`         |
@@ -14,7 +15,10 @@ to the ledger. Connected in `GovernanceConfig.ready()`.
 | role granted / revoked         | yes          | `role.granted` / `role.revoked` (their services) |
 
 Failures stay out of the ledger because anyone can cause them: the ledger is immutable, so
-ledgering what an anonymous visitor does at will would let them grow it without bound.
+ledgering what an anonymous visitor does at will would let them grow it without bound. For the
+same reason a complainant's sign-in and sign-out are logged only: anyone may open a
+complainant's account and sign in and out in a loop, and a complainant's session opens nothing
+but their own records. Staff sessions, which open other people's, are ledgered.
 
 The ledger may overstate access, never understate it. So a sign-in whose entry cannot be written
 fails (the exception leaves `login()` before the session is saved: no cookie, no session), while a
@@ -40,7 +44,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from audits.choices import EventType
-from governance import services
+from governance import policies, services
 from governance.security_log import client_ip, security_log
 
 # accounts.py sends user_login_failed itself, with this sender, when a TOTP code is wrong.
@@ -65,8 +69,11 @@ def signed_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any
         return
     # The code step attaches the verified device before login(), as django-otp does after it.
     method = "password+totp" if getattr(user, "otp_device", None) is not None else "password"
-    # Not caught: a session the ledger does not know of must not exist (see the module's note).
-    services.account_event_record(user=user, event=EventType.SIGNED_IN, detail={"method": method})
+    if policies.needs_two_factor(user):
+        # Not caught: a staff session the ledger does not know of must not exist.
+        services.account_event_record(
+            user=user, event=EventType.SIGNED_IN, detail={"method": method}
+        )
     security_log("signed_in", user=user.pk, method=method, ip=client_ip(request))
 
 
@@ -75,6 +82,8 @@ def signed_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: An
     if user is None or not _over_http(request):
         return
     security_log("signed_out", user=user.pk, ip=client_ip(request))
+    if not policies.needs_two_factor(user):
+        return
     try:
         services.account_event_record(user=user, event=EventType.SIGNED_OUT, detail={})
     except Exception:  # the session must end all the same; the ledger then overstates access

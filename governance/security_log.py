@@ -8,6 +8,7 @@ No password, code, token key or session key is ever passed here.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from typing import Any
@@ -27,13 +28,30 @@ def client_ip(request: HttpRequest | None) -> str:
     """
     if request is None:
         return ""
-    remote = str(request.META.get("REMOTE_ADDR", ""))
+    remote = _address(request.META.get("REMOTE_ADDR")) or UNKNOWN_ADDRESS
     proxies = settings.OMBUD_TRUSTED_PROXIES
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
     if proxies <= 0 or not forwarded:
         return remote
     hops = [hop.strip() for hop in str(forwarded).split(",")]
-    return hops[-min(proxies, len(hops))] or remote
+    # Fewer hops than proxies: the request did not come through all of them, so the leftmost
+    # hop is the client's own claim; the connection's address is what can be trusted.
+    if len(hops) < proxies:
+        return remote
+    return _address(hops[-proxies]) or remote
+
+
+# What stands for an address that is missing or not an address (a unix socket, a proxy that
+# sends "unknown"): one shared bucket for the limits, and a valid value for axes' column.
+UNKNOWN_ADDRESS = "0.0.0.0"  # noqa: S104 - a placeholder, never bound
+
+
+def _address(value: object) -> str:
+    """Return `value` as a normalised IP address, or "" if it is none."""
+    try:
+        return str(ipaddress.ip_address(str(value or "").strip()))
+    except ValueError:
+        return ""
 
 
 def security_log(event: str, level: int = logging.INFO, **fields: Any) -> None:

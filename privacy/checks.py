@@ -44,8 +44,9 @@ def pseudonym_key_configured(app_configs: Any = None, **kwargs: Any) -> list[Che
             "OMBUD_PSEUDONYM_KEY is unset or shorter than 32 characters, so pseudonyms and "
             "lookup digests would change whenever SECRET_KEY is rotated.",
             hint=(
-                "Set OMBUD_PSEUDONYM_KEY to a random string of 32 or more characters and keep it "
-                "for the life of the deployment (see docs/security.md, 'Keys')."
+                "A new deployment sets OMBUD_PSEUDONYM_KEY to a random string of 32 or more "
+                "characters; one that has run without it sets it to its current SECRET_KEY, so "
+                "no pseudonym changes. Keep it for the life of the deployment (docs/security.md)."
             ),
             id="privacy.E002",
         )

@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 
 from audits import reports
 from governance.choices import Role
-from governance.security_log import client_ip
+from governance.security_log import UNKNOWN_ADDRESS, client_ip
 from tests import factories
 from tests.test_pages_matrix import MATRIX, _pages, _url, _user, world  # noqa: F401 - a fixture
 
@@ -610,3 +610,30 @@ def test_behind_a_proxy_limits_count_each_client_not_the_proxy() -> None:
 
     assert held.status_code == 429
     assert other.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "proxies", "expected"),
+    [
+        ("192.0.2.1", "198.51.100.1", 2, "192.0.2.1"),  # fewer hops than proxies: not through them
+        ("192.0.2.1", "unknown", 1, "192.0.2.1"),  # a proxy that sends no address
+        ("192.0.2.1", "198.51.100.1:4431", 1, "192.0.2.1"),
+        ("", None, 0, UNKNOWN_ADDRESS),  # a unix socket: no address at all
+        ("2001:db8::1", None, 0, "2001:db8::1"),
+    ],
+)
+def test_a_client_address_that_is_not_one_never_reaches_the_limits_or_the_lockout(
+    remote, forwarded, proxies, expected
+):
+    request = RequestFactory().get("/", REMOTE_ADDR=remote)
+    if forwarded is not None:
+        request.META["HTTP_X_FORWARDED_FOR"] = forwarded
+
+    with override_settings(OMBUD_TRUSTED_PROXIES=proxies):
+        assert client_ip(request) == expected
+
+
+def test_sign_in_from_a_unix_socket_is_answered_not_crashed() -> None:
+    response = Client(REMOTE_ADDR="").post(reverse("sign-in"), {"username": "x", "password": "y"})
+
+    assert response.status_code == 200

@@ -60,7 +60,7 @@ def _archived_erasures(archive: Path) -> tuple[dict[str, tuple[ErasureCause, int
                 continue
             for name in names:
                 erased.setdefault(name, (cause, document["seq"]))
-    except (ArchiveError, OSError, ValueError, KeyError) as exc:
+    except (ArchiveError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValidationFailed(
             _("The ledger archive cannot be trusted, so nothing was erased: %(why)s.")
             % {"why": exc},
@@ -108,9 +108,14 @@ def _reapply(
     )
     if not done:
         return
-    users = [user for _pk, name, user in rows if name in done and user is not None]
     if cause == ErasureCause.DELETION_REQUEST:
-        accounts_close(users)
+        # A completed deletion closed the person's account; one left on hold did not, and
+        # kept a live subject. So only accounts left with no live data subject are closed.
+        users = {user for _pk, name, user in rows if name in done and user is not None}
+        still_live = DataSubject.objects.filter(
+            user_id__in=users, data_key__wrapped__isnull=False
+        ).values_list("user_id", flat=True)
+        accounts_close(users - set(still_live))
     else:
         accounts_scrub(done)
     entry = ledger_append(

@@ -111,6 +111,57 @@ def test_a_deferred_block_that_fails_writes_nothing():
     assert _last_seq() == before
 
 
+def _deferred(n: int) -> LedgerEntry:
+    return ledger_append(
+        event_type=EventType.COMPLAINT_RECEIVED,
+        object_ref=f"test:{n}",
+        actor_ref=system_actor_ref("test"),
+        data={"n": n},
+        at=AT,
+    )
+
+
+def test_a_savepoint_rolled_back_inside_a_deferred_block_takes_its_entry_with_it():
+    before = _last_seq()
+
+    def failing_part() -> None:
+        with transaction.atomic():
+            _deferred(2)
+            raise RuntimeError("this part failed")
+
+    with transaction.atomic(), ledger_deferred():
+        _deferred(1)
+        # A nested savepoint whose failure the block catches and carries on after.
+        with pytest.raises(RuntimeError):
+            failing_part()
+        _deferred(3)
+
+    written = LedgerEntry.objects.filter(seq__gt=before).order_by("seq")
+    # (an entry appended inside a savepoint is written at once, so none is left queued for it)
+    assert sorted(json.loads(e.body)["data"]["n"] for e in written) == [1, 3]
+
+
+def test_a_deferred_block_whose_failure_the_caller_catches_leaves_neither_rows_nor_entries():
+    before = _last_seq()
+    complaints = Complaint.objects.count()
+    flow = factories.flow_at(ComplaintStatus.RECEIVED)
+    seq_after_setup, complaints_after_setup = _last_seq(), Complaint.objects.count()
+
+    with transaction.atomic():
+        try:
+            with ledger_deferred():
+                Complaint.objects.filter(pk=flow.complaint.pk).update(content_id="changed")
+                _deferred(1)
+                raise RuntimeError("business write failed")
+        except RuntimeError:
+            pass  # the caller carries on in the same transaction
+
+    assert _last_seq() == seq_after_setup
+    assert Complaint.objects.get(pk=flow.complaint.pk).content_id != "changed"
+    assert complaints_after_setup == complaints + 1
+    assert seq_after_setup > before
+
+
 def test_a_decision_records_its_entries_in_the_same_order():
     # given a complaint being investigated
     flow = factories.flow_at(ComplaintStatus.INVESTIGATING)

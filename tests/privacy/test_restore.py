@@ -19,6 +19,7 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.utils import timezone
 
+from audits import notes, signing
 from audits.archive import ArchiveError, archived_entries
 from audits.choices import EventType
 from audits.models import LedgerEntry
@@ -237,3 +238,42 @@ def test_an_archive_no_signature_vouches_for_is_refused_and_nothing_is_erased(
 def test_reading_an_archive_that_is_not_there_says_so(tmp_path):
     with pytest.raises(ArchiveError, match="not a directory"):
         list(archived_entries(tmp_path / "missing"))
+
+
+@pytest.mark.parametrize("branch", ["shorter", "different"])
+def test_sealing_refuses_to_add_to_an_archive_the_database_no_longer_extends(tmp_path, branch):
+    # given an archive whose newest checkpoint the database's ledger does not extend, as after
+    # a restore: longer than the database, or of the same size with another root
+    factories.flow_at(S.DECIDED)
+    archive = tmp_path / "archive"
+    _seal(archive)
+    size = LedgerEntry.objects.count()
+    other = notes.Checkpoint(
+        origin=signing.key_name(),
+        tree_size=size + 50 if branch == "shorter" else size,
+        root_hash=bytes(32),
+        time=timezone.now(),
+    )
+    note = notes.sign_checkpoint(other, signing.key_name(), signing.signing_key())
+    (archive / f"checkpoint-{other.tree_size:012d}.txt").write_text(note, encoding="utf-8")
+    before = sorted(p.name for p in archive.iterdir())
+    factories.flow_at(S.RECEIVED)
+
+    # when / then: the checkpoint is signed in the database, the archive is left as it was
+    with pytest.raises(CommandError, match="does not extend the archive"):
+        _seal(archive)
+    assert sorted(p.name for p in archive.iterdir()) == before
+
+
+def test_a_deletion_held_in_part_does_not_close_the_account_on_replay(erased_after_backup):
+    # given: the person erased by request also has a second data subject, kept live
+    e = erased_after_backup
+    _restore(e["backup"])
+    user = e["user"]
+    second = factories.flow_at(S.CLOSED).complaint.complainant
+    DataSubject.objects.filter(pk=second.pk).update(user=user)
+
+    services.erasures_reapply(archive=e["archive"])
+
+    assert vault.is_erased(e["by_request"])
+    assert get_user_model().objects.get(pk=user.pk).is_active

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audits.archive import archive_write
+from audits.archive import ArchiveError, archive_write
 from audits.services import ledger_seal
 from governance.errors import DomainError
 
@@ -36,7 +36,12 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         archived = ""
         if options["archive"]:
-            written = archive_write(options["archive"], checkpoint)
+            try:
+                written = archive_write(options["archive"], checkpoint)
+            except (ArchiveError, OSError) as exc:
+                raise CommandError(
+                    f"Signed checkpoint {checkpoint.tree_size}, but did not archive it: {exc}"
+                ) from exc
             archived = f"; {written} entries archived" if written else ""
         verb = "Signed" if created else "Unchanged since"
         self.stdout.write(
