@@ -76,10 +76,14 @@ def erasures_reapply(
     at = at_or_now(now)
     erased, size = _archived_erasures(archive)
     result = ReapplyResult(archived_erasures=len(erased), archive_size=size)
-    live = list(
-        DataSubject.objects.filter(pseudonym__in=list(erased), data_key__wrapped__isnull=False)
-        .order_by("pk")
-        .values_list("pk", "pseudonym", "user_id")
+    # The archive may name millions of pseudonyms: they are looked up a batch at a time.
+    names = sorted(erased)
+    live = sorted(
+        row
+        for start in range(0, len(names), _BATCH)
+        for row in DataSubject.objects.filter(
+            pseudonym__in=names[start : start + _BATCH], data_key__wrapped__isnull=False
+        ).values_list("pk", "pseudonym", "user_id")
     )
     if dry_run:
         result.reapplied = [pseudonym for _pk, pseudonym, _user in live]
