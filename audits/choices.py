@@ -23,6 +23,11 @@ class EventType(models.TextChoices):
     SIGNED_IN = "account.signed_in", _("Signed in")
     SIGNED_OUT = "account.signed_out", _("Signed out")
     LOCKED_OUT = "account.locked_out", _("Sign-in locked after repeated failures")
+    UNLOCKED = "account.unlocked", _("Sign-in lock lifted before it ran out")
+    ACCESS_FLAGS_CHANGED = (
+        "account.access_flags_changed",
+        _("Account activated or deactivated, or admin access changed"),
+    )
     API_TOKEN_ISSUED = "account.api_token_issued", _("API token issued")
     API_TOKEN_REVOKED = "account.api_token_revoked", _("API token revoked")
     SUBJECT_CREATED = "subject.created", _("Data subject recorded")

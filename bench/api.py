@@ -104,7 +104,7 @@ class Server:
             "--bind",
             f"{HOST}:{args.port}",
             "--worker-class",
-            "gthread",
+            args.worker_class,
             "--workers",
             str(args.workers),
             "--threads",
@@ -434,7 +434,8 @@ def run(args: argparse.Namespace, database_url: str) -> list[Figure]:
         server.wait_ready()
         say(
             f"  gunicorn on {HOST}:{args.port}: {args.workers} workers x {args.threads} threads "
-            "(gthread, keep-alive)"
+            f"({args.worker_class}"
+            + (", keep-alive)" if args.worker_class == "gthread" else ", a connection a request)")
         )
         port, seconds, n = args.port, args.seconds, args.clients
         statuses = "&".join(f"status={s}" for s in OPEN_STATUSES)
@@ -531,6 +532,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8765, help="gunicorn's loopback port")
     parser.add_argument("--workers", type=int, default=2 * cores + 1, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--worker-class",
+        choices=["gthread", "sync"],
+        default="gthread",
+        help="gunicorn's worker: gthread keeps each client's connection open (the clients then "
+        "stay with one worker); sync closes it after each answer, so each request goes to "
+        "whichever worker is free, as behind a proxy that opens a connection per request",
+    )
     parser.add_argument("--seed", type=int, default=2026, help="seed of the complaints read")
     parser.add_argument(
         "--load",

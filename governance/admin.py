@@ -11,6 +11,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from simple_history.admin import SimpleHistoryAdmin
 
 from audits.admin import AppendOnlyAdmin
@@ -287,3 +289,20 @@ class OmbudUserAdmin(DjangoUserAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # People who acted on complaints stay in the record; deactivate them instead.
         return bool(request.user.is_superuser) and super().has_delete_permission(request, obj)
+
+
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class AuthenticatorAdmin(TOTPDeviceAdmin):
+    """Authenticators: listed, looked at and removed here (a removal is ledgered), never added
+    or edited. Only its owner enrols one, at sign-in (`two_factor_confirm`, ledgered): an admin
+    who could add one, confirm one or change its key could give themselves a second factor for
+    someone else's account. The key itself is never shown (OTP_ADMIN_HIDE_SENSITIVE_DATA)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -53,10 +53,11 @@ class GovernanceConfig(AppConfig):
         # Sign-in, failure, lockout and sign-out come from Django and django-axes; tokens and
         # authenticators are changed by their packages' own admin and commands, so a receiver
         # is the one place every path passes (governance/auth_events.py).
+        from axes.models import AccessAttempt
         from axes.signals import user_locked_out
         from django.contrib.auth import get_user_model
         from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_delete, post_save, pre_save
         from django_otp.plugins.otp_totp.models import TOTPDevice
         from rest_framework.authtoken.models import Token, TokenProxy
 
@@ -69,7 +70,11 @@ class GovernanceConfig(AppConfig):
         post_delete.connect(
             ev.device_deleted, sender=TOTPDevice, dispatch_uid="ombud.auth.device_deleted"
         )
+        pre_save.connect(ev.user_saving, sender=get_user_model(), dispatch_uid="ombud.auth.flags")
         post_save.connect(ev.user_saved, sender=get_user_model(), dispatch_uid="ombud.auth.user")
+        post_delete.connect(
+            ev.attempt_deleted, sender=AccessAttempt, dispatch_uid="ombud.auth.attempt_deleted"
+        )
         # The admin edits tokens through DRF's proxy model, whose signals name the proxy.
         for model in (Token, TokenProxy):
             uid = f"ombud.auth.{model.__name__}"

@@ -13,6 +13,8 @@ to the ledger. Connected in `GovernanceConfig.ready()`.
 | API token issued / revoked     | yes          | `account.api_token_issued` / `_revoked`         |
 | password changed               | yes          | no: who may do what is unchanged                |
 | role granted / revoked         | yes          | `role.granted` / `role.revoked` (their services) |
+| active, staff or superuser flag changed | yes | `account.access_flags_changed`, with each change |
+| lock lifted early (attempts deleted) | yes    | `account.unlocked`, once per ledgered lock      |
 
 Failures stay out of the ledger because anyone can cause them: the ledger is immutable, so
 ledgering what an anonymous visitor does at will would let them grow it without bound. For the
@@ -24,6 +26,10 @@ The ledger may overstate access, never understate it. So a sign-in whose entry c
 fails (the exception leaves `login()` before the session is saved: no cookie, no session), while a
 sign-out, lockout or removal whose entry cannot be written still takes effect, with an error in
 the log.
+
+Flag changes and early unlocks come from model signals, so they are caught on every path (the
+admin, a command, a service); the person who made them is the signed-in user of the request
+being served (simple-history's middleware keeps it), or nobody when there is none.
 
 `Client.force_login` in tests calls `login()` with a bare `HttpRequest` that never came over
 HTTP (no method, no address). Such a call is not someone signing in through Ombud's pages, and
@@ -42,6 +48,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from audits.choices import EventType
 from governance import policies, services
@@ -61,6 +68,13 @@ def _account(user_id: Any) -> Any:
     # Enough of an account to name it by pseudonym, without a query: during a cascade the row
     # may be on its way out.
     return get_user_model()(pk=user_id)
+
+
+def _acting_user() -> Any:
+    """The signed-in user of the request being served, or False (unattributed) if none."""
+    request = getattr(HistoricalRecords.context, "request", None)
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else False
 
 
 def signed_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
@@ -169,7 +183,10 @@ def token_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> Non
     security_log("api_token_issued", user=instance.user_id)
     # Not caught: in the admin's transaction a token the ledger cannot record is not issued.
     services.account_event_record(
-        user=_account(instance.user_id), event=EventType.API_TOKEN_ISSUED, detail={}, actor=False
+        user=_account(instance.user_id),
+        event=EventType.API_TOKEN_ISSUED,
+        detail={},
+        actor=_acting_user(),
     )
 
 
@@ -184,15 +201,95 @@ def _record_loss(user_id: Any, event: EventType, detail: dict[str, Any]) -> None
     # savepoint inside the deletion's transaction, so its failure leaves the deletion whole.
     try:
         services.account_event_record(
-            user=_account(user_id), event=event, detail=detail, actor=False
+            user=_account(user_id), event=event, detail=detail, actor=_acting_user()
         )
     except Exception:  # the ledger then overstates access, which is the safe side
         log.exception("event=ledger_write_failed ledger_event=%s user=%s", event, user_id)
 
 
 def user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
-    """Log a password change, on any path (the admin's form, a command, an erasure)."""
+    """Log a password change, and ledger a change of access flags, on any path (the admin's
+    form, a command, an erasure)."""
     # AbstractBaseUser.set_password() keeps the new raw password in `_password` until save()
     # has sent this signal; only whether it is set is read here, never its value.
     if not created and getattr(instance, "_password", None) is not None:
         security_log("password_changed", user=instance.pk)
+    _flags_saved(instance)
+
+
+# --- access flags and early unlocks -----------------------------------------------------------
+
+ACCESS_FLAGS = ("is_active", "is_staff", "is_superuser")
+_FLAG_CHANGES = "_ombud_access_flag_changes"
+
+
+def user_saving(
+    sender: Any, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any
+) -> None:
+    """Note which access flags the save about to happen changes (read from the stored row)."""
+    instance.__dict__.pop(_FLAG_CHANGES, None)
+    if raw or instance._state.adding or instance.pk is None:
+        return  # a new account starts with its flags; fixtures are loaded as they are
+    fields = [f for f in ACCESS_FLAGS if update_fields is None or f in update_fields]
+    if not fields:
+        return  # e.g. the last_login update at every sign-in: no read
+    stored = type(instance)._default_manager.filter(pk=instance.pk).values(*fields).first()
+    if stored is None:
+        return
+    changes = {
+        name: {"from": stored[name], "to": getattr(instance, name)}
+        for name in fields
+        if stored[name] != getattr(instance, name)
+    }
+    if changes:
+        instance.__dict__[_FLAG_CHANGES] = changes
+
+
+def _flags_saved(instance: Any) -> None:
+    changes = instance.__dict__.pop(_FLAG_CHANGES, None)
+    if not changes:
+        return
+    actor = _acting_user()
+    security_log(
+        "access_flags_changed",
+        user=instance.pk,
+        by=getattr(actor, "pk", None),
+        **{name: change["to"] for name, change in changes.items()},
+    )
+
+    def record() -> None:
+        services.account_event_record(
+            user=instance, event=EventType.ACCESS_FLAGS_CHANGED, detail=changes, actor=actor
+        )
+
+    if any(change["to"] for change in changes.values()):
+        record()  # not caught: access granted that the ledger cannot record is not granted
+    else:
+        try:
+            record()
+        except Exception:  # access taken away stays taken away; the ledger then overstates it
+            log.exception(
+                "event=ledger_write_failed ledger_event=%s", EventType.ACCESS_FLAGS_CHANGED
+            )
+
+
+def attempt_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """Ledger and log the early end of a name's lock: its failed attempts deleted (in the
+    admin, or by axes_reset) while the lock was still in force. Attempts that django-axes
+    removes once they have run out are not an early end, and pass unrecorded."""
+    cool_off = get_cool_off() or timedelta(hours=1)
+    since = timezone.now() - cool_off
+    if not instance.username or instance.attempt_time < since:
+        return
+    limit = get_failure_limit(None, {"username": instance.username})
+    left = (
+        AccessAttempt.objects.filter(username=instance.username, attempt_time__gte=since).aggregate(
+            n=Sum("failures_since_start")
+        )["n"]
+        or 0
+    )
+    if left >= limit or left + instance.failures_since_start < limit:
+        return  # still locked, or was not locked by this attempt
+    actor = _acting_user()
+    security_log("lock_lifted", username=instance.username, by=getattr(actor, "pk", None))
+    services.account_unlock_record(username=instance.username, since=since, actor=actor)

@@ -23,6 +23,7 @@ from .models import (
     Department,
     PolicyClause,
 )
+from .models.complaints import COMPLAINT_TIMES
 
 _COMPLAINT_RELATED = (
     "category",
@@ -39,9 +40,51 @@ def complaint_list(*, user: Any) -> ComplaintQuerySet:
     return Complaint.objects.visible_to(user).select_related(*_COMPLAINT_RELATED)
 
 
-def complaint_get(*, user: Any, reference: str) -> Complaint:
-    """Return one complaint by its public reference, or NotFound if `user` may not see it."""
-    complaint = complaint_list(user=user).filter(reference=reference).first()
+# What a list of complaints shows (governance.api.serializers.ComplaintOut with no personal
+# data): the complaint's own columns, and of its related rows only codes, pseudonyms and names.
+# Ciphertexts and the description stay in the database; tests count the list's queries, so a
+# field read here that is not loaded would show up as one query per complaint.
+_COMPLAINT_LISTED = (
+    "reference",
+    "status",
+    "channel",
+    "severity",
+    "urgency",
+    "priority",
+    "content_url",
+    "content_id",
+    *COMPLAINT_TIMES,
+    "category__code",
+    "department__code",
+    "complainant__pseudonym",
+    "complainant__user_id",
+    "affected_subject__pseudonym",
+    "affected_subject__user_id",
+    "assignee__username",
+)
+
+
+def complaint_listing(*, user: Any) -> ComplaintQuerySet:
+    """The complaints `user` may see, loaded for a list: what `_COMPLAINT_LISTED` names."""
+    return (
+        Complaint.objects.visible_to(user)
+        .select_related("category", "department", "complainant", "affected_subject", "assignee")
+        .only(*_COMPLAINT_LISTED)
+    )
+
+
+def complaint_get(*, user: Any, reference: str, brief: bool = False) -> Complaint:
+    """Return one complaint by its public reference, or NotFound if `user` may not see it.
+
+    `brief` loads only its id, reference, department and status, with no related row: for
+    callers that check the complaint is visible and then read it their own way (the timeline),
+    or hand it to a service that re-reads it under its row lock (a decision).
+    """
+    if brief:
+        rows = Complaint.objects.visible_to(user).only("reference", "department_id", "status")
+    else:
+        rows = complaint_list(user=user)
+    complaint = rows.filter(reference=reference).first()
     if complaint is None:
         raise NotFound(_("No complaint %s is visible to you; check the reference.") % reference)
     return complaint
@@ -175,7 +218,7 @@ def complaint_timeline(*, user: Any, reference: str) -> list[TimelineEntry]:
     """Merge a complaint's history, transitions, assignments, decisions and appeals by time."""
     if not policies.can_view_timelines(user):
         raise PermissionDenied(_("Your role does not include complaint timelines."))
-    complaint = complaint_get(user=user, reference=reference)
+    complaint = complaint_get(user=user, reference=reference, brief=True)
     reveal = policies.can_see_staff_identity(user, complaint)
     entries: list[TimelineEntry] = []
 

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from django.utils.translation import gettext as _
 from rest_framework import viewsets
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from governance.errors import PermissionDenied
@@ -21,6 +22,25 @@ class PolicyViewSet(viewsets.GenericViewSet):
     """
 
     gates: ClassVar[dict[str, Callable[[Any], bool]]] = {}
+
+    # DRF throttles after authentication and permissions, so a caller refused with 401 (a wrong
+    # token, or no sign-in where one is needed) was never counted: guessing tokens went
+    # unlimited. Here every caller is counted before either answer, and gets 429 once over its
+    # rate (a refused token counts as the anonymous caller it is).
+
+    def perform_authentication(self, request: Request) -> None:
+        try:
+            super().perform_authentication(request)
+        except AuthenticationFailed:
+            super().check_throttles(request)  # DRF has made the caller anonymous already
+            raise
+
+    def check_permissions(self, request: Request) -> None:
+        super().check_throttles(request)
+        super().check_permissions(request)
+
+    def check_throttles(self, request: Request) -> None:
+        """Already done, before the permissions (see check_permissions)."""
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

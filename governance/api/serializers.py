@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -19,6 +21,7 @@ from governance.choices import (
     Urgency,
 )
 from governance.models import Appeal, Category, Complaint, Decision, Department, PolicyClause
+from governance.models.complaints import COMPLAINT_TIMES
 from privacy import vault
 from privacy.choices import AccessPurpose
 from privacy.pseudonyms import actor_ref
@@ -37,6 +40,20 @@ def _purpose(user: Any, complaint: Complaint) -> AccessPurpose:
 
 def _user(serializer: serializers.Serializer) -> Any:
     return serializer.context["request"].user
+
+
+def _choice(value: Any) -> Any:
+    """A choice as DRF's ChoiceField writes it: the plain value (not an enum member)."""
+    return value if value in ("", None) else str(value)
+
+
+def _iso_datetime(value: datetime | None, zone: tzinfo) -> str | None:
+    """A time as DRF's DateTimeField writes it by default: ISO 8601 in the current time zone,
+    with "Z" for UTC."""
+    if value is None:
+        return None
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 # --- reference data --------------------------------------------------------------------------
@@ -140,15 +157,36 @@ class ComplaintOut(serializers.ModelSerializer):
             "description",
             "personal_data",
             "assignee",
-            "received_at",
-            "acknowledged_at",
-            "triaged_at",
-            "decided_at",
-            "closed_at",
-            "acknowledge_due_at",
-            "triage_due_at",
-            "decision_due_at",
+            *COMPLAINT_TIMES,
         ]
+
+    def to_representation(self, instance: Complaint) -> dict[str, Any]:
+        """The fields above, built directly: DRF's walk over them cost about 0.2 ms a
+        complaint, and a queue page has fifty. tests/governance/test_api.py checks the result
+        equals DRF's own (`super().to_representation`)."""
+        representation = {
+            "reference": instance.reference,
+            "status": _choice(instance.status),
+            "allowed_next": self.get_allowed_next(instance),
+            "channel": _choice(instance.channel),
+            "category": instance.category.code,
+            "department": instance.department.code,
+            "severity": _choice(instance.severity),
+            "urgency": _choice(instance.urgency),
+            "priority": _choice(instance.priority),
+            "content_url": instance.content_url,
+            "content_id": instance.content_id,
+            "complainant": self.get_complainant(instance),
+            "complainant_contact": self.get_complainant_contact(instance),
+            "affected_subject": self.get_affected_subject(instance),
+            "description": self.get_description(instance),
+            "personal_data": self.get_personal_data(instance),
+            "assignee": self.get_assignee(instance),
+        }
+        zone = timezone.get_current_timezone()
+        for name in COMPLAINT_TIMES:
+            representation[name] = _iso_datetime(getattr(instance, name), zone)
+        return representation
 
     def get_allowed_next(self, obj: Complaint) -> list[str]:
         return obj.allowed_next()

@@ -50,7 +50,7 @@ class ComplaintViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyV
     }
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.complaint_list(user=self.request.user)
+        return selectors.complaint_listing(user=self.request.user)
 
     def get_serializer_context(self) -> dict[str, Any]:
         # Lists carry no personal data: reading it is one logged decryption per complaint,
@@ -189,7 +189,10 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyVi
     @extend_schema(request=s.DecisionIn, responses={201: s.DecisionOut})
     def create(self, request: Request) -> Response:
         data = _validated(s.DecisionIn, request)
-        complaint = selectors.complaint_get(user=request.user, reference=data.pop("complaint"))
+        # Brief: the service re-reads the complaint under its row lock.
+        complaint = selectors.complaint_get(
+            user=request.user, reference=data.pop("complaint"), brief=True
+        )
         supersedes_id = data.pop("supersedes")
         supersedes = (
             selectors.decision_get(user=request.user, pk=supersedes_id) if supersedes_id else None

@@ -160,13 +160,32 @@ class Complaint(models.Model):
 
     def allowed_next(self) -> list[str]:
         """Return the statuses this complaint may move to next, in lifecycle order."""
-        allowed = TRANSITIONS[self.status]
-        return [status for status in ComplaintStatus.values if status in allowed]
+        return list(_ALLOWED_NEXT[self.status])
 
     def pending_deadline(self) -> tuple[str, Any] | None:
         """Return (stage, due time) of the deadline the status waits on, or None."""
         pending = PENDING_DEADLINE.get(self.status)
         return None if pending is None else (pending[0], getattr(self, pending[1]))
+
+
+# The times a complaint keeps of its life and deadlines, in the order the API gives them.
+COMPLAINT_TIMES = (
+    "received_at",
+    "acknowledged_at",
+    "triaged_at",
+    "decided_at",
+    "closed_at",
+    "acknowledge_due_at",
+    "triage_due_at",
+    "decision_due_at",
+)
+
+# Each status's next statuses in lifecycle order, worked out once: every complaint in a list
+# of fifty asks.
+_ALLOWED_NEXT: dict[str, tuple[str, ...]] = {
+    status: tuple(s for s in ComplaintStatus.values if s in TRANSITIONS[status])
+    for status in ComplaintStatus.values
+}
 
 
 class Assignment(models.Model):

@@ -15,6 +15,7 @@ commands and tests all come through here. The modules split the writes by topic:
 from .administration import (
     account_event_record,
     account_lockout_record,
+    account_unlock_record,
     complainant_register,
     reference_record_save,
     role_grant,
@@ -46,6 +47,7 @@ __all__ = [
     "SLA_STAGES",
     "account_event_record",
     "account_lockout_record",
+    "account_unlock_record",
     "appeal_decide",
     "appeal_file",
     "complainant_register",

@@ -197,6 +197,8 @@ _ACCOUNT_EVENTS = frozenset(
         EventType.TWO_FACTOR_REMOVED,
         EventType.API_TOKEN_ISSUED,
         EventType.API_TOKEN_REVOKED,
+        EventType.ACCESS_FLAGS_CHANGED,
+        EventType.UNLOCKED,
     }
 )
 
@@ -259,6 +261,39 @@ def account_lockout_record(
         actor_ref=system_actor_ref("sign-in-lockout"),
         data={},
         at=at_or_now(now),
+    )
+
+
+@transaction.atomic
+def account_unlock_record(
+    *, username: str, since: datetime, actor: Any = False, now: datetime | None = None
+) -> LedgerEntry | None:
+    """Record that the lock of the account named `username` was lifted before it ran out.
+
+    Once per lock: only when the ledger's last word on the account since `since` (the start of
+    the lockout period) is `account.locked_out`. So the ledger shows each lock and its early
+    end in pairs, and deleting a name's failed attempts one by one adds one entry. `actor` is
+    whoever lifted it, or False when not known (a command, a signal with no request).
+    """
+    user_model = get_user_model()
+    user = user_model.objects.filter(**{user_model.USERNAME_FIELD: username}).first()
+    if user is None:
+        return None
+    ref = f"user:{actor_ref(user)}"
+    last = (
+        LedgerEntry.objects.filter(
+            event_type__in=[EventType.LOCKED_OUT, EventType.UNLOCKED],
+            object_ref=ref,
+            recorded_at__gte=since,
+        )
+        .order_by("-seq")
+        .values_list("event_type", flat=True)
+        .first()
+    )
+    if last != EventType.LOCKED_OUT:
+        return None
+    return account_event_record(
+        user=user, event=EventType.UNLOCKED, detail={}, actor=actor, now=now
     )
 
 

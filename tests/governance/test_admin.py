@@ -577,3 +577,42 @@ def test_non_admin_roles_hold_no_admin_permissions():
     for role in Role.values:
         perms = Group.objects.get(name=role).permissions.count()
         assert (perms > 0) == (role == Role.ADMIN), role
+
+
+# --- authenticators: looked at and removed, never added, edited or read out --------------------
+
+
+def test_the_admin_cannot_add_or_edit_an_authenticator_nor_read_its_key(client, root):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    owner = factories.user_with_role(Role.SUPERVISOR)
+    device = factories.totp_device(owner)
+    key = device.key
+
+    assert client.get(_url(TOTPDevice, "add")).status_code == 403
+    page = client.get(_url(TOTPDevice, "change", device.pk))
+    assert page.status_code == 200
+    assert key not in page.content.decode()
+    # A POST to the change page changes nothing: no key swap, no confirming or unconfirming.
+    client.post(
+        _url(TOTPDevice, "change", device.pk),
+        {"user": root.pk, "name": "mine", "confirmed": "", "key": "00" * 20},
+    )
+    device.refresh_from_db()
+    assert (device.user_id, device.key, device.confirmed) == (owner.pk, key, True)
+    # The QR code and configuration pages, which show the key, are closed.
+    assert client.get(f"{_url(TOTPDevice, 'changelist')}{device.pk}/config/").status_code == 403
+    assert client.get(f"{_url(TOTPDevice, 'changelist')}{device.pk}/qrcode/").status_code == 403
+
+
+def test_removing_an_authenticator_in_the_admin_is_ledgered(client, root):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    owner = factories.user_with_role(Role.SUPERVISOR)
+    device = factories.totp_device(owner)
+    response = client.post(_url(TOTPDevice, "delete", device.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+    (entry,) = LedgerEntry.objects.filter(event_type=EventType.TWO_FACTOR_REMOVED)
+    assert entry.object_ref == f"user:{actor_ref(owner)}"
+    assert entry.actor_ref == actor_ref(root)  # the admin who removed it

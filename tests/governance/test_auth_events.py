@@ -3,6 +3,7 @@ ledger entries naming the account by pseudonym only (governance/auth_events.py).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 from unittest import mock
@@ -10,6 +11,7 @@ from unittest import mock
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import totp
@@ -334,6 +336,7 @@ def test_a_token_issued_in_the_admin_is_ledgered(security_log: Any) -> None:
     assert response.status_code == 302
     (entry,) = _entries("account.api_token_issued")
     assert entry.object_ref == f"user:{actor_ref(target)}"
+    assert entry.actor_ref == actor_ref(root)  # the admin who issued it
 
 
 def test_a_password_change_is_logged_without_the_password(
@@ -364,3 +367,157 @@ def test_tokens_made_and_reset_by_the_command_are_ledgered(handler: Any) -> None
     assert len(_entries("account.api_token_issued")) == 2
     assert len(_entries("account.api_token_revoked")) == 1
     assert verify_ledger().entries == LedgerEntry.objects.count()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_token_command_stores_no_token_whose_entry_failed(
+    handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DRF's command creates the token with get_or_create, whose transaction holds the insert
+    # and the receiver's ledger entry: when the entry fails, no token is left behind.
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from governance import services
+
+    def ledger_down(**kwargs: Any) -> None:
+        raise RuntimeError("the ledger cannot be written")
+
+    monkeypatch.setattr(services, "account_event_record", ledger_down)
+    with pytest.raises(RuntimeError):
+        call_command("drf_create_token", handler.username, stdout=StringIO())
+    assert not Token.objects.filter(user=handler).exists()
+
+
+# --- access flags and early unlocks, on every path ----------------------------------------------
+
+
+def _admin_client() -> tuple[Client, Any]:
+    root = factories.superuser()
+    client = Client()
+    factories.sign_in_pages(client, get_user_model().objects.get(pk=root.pk))
+    return client, root
+
+
+def _user_form(user: Any, **changes: Any) -> dict[str, Any]:
+    """The admin's change form for `user`, as its page fills it, with `changes` applied."""
+    user = get_user_model().objects.get(pk=user.pk)
+    form = {
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+        "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+        "initial-date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+        "initial-date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+    }
+    flags = {"is_active": user.is_active, "is_staff": user.is_staff, "is_superuser": False}
+    flags.update(changes)
+    form.update({name: "on" for name, value in flags.items() if value})
+    return form
+
+
+def test_deactivating_an_account_in_the_admin_is_logged_and_ledgered_by_whom(
+    complainant: Any, security_log: Any
+) -> None:
+    client, root = _admin_client()
+    url = reverse("admin:auth_user_change", args=[complainant.pk])
+    response = client.post(url, _user_form(complainant, is_active=False))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert not get_user_model().objects.get(pk=complainant.pk).is_active
+    (entry,) = _entries("account.access_flags_changed")
+    assert entry.object_ref == f"user:{actor_ref(complainant)}"
+    assert entry.actor_ref == actor_ref(root)
+    assert json.loads(entry.body)["data"] == {"is_active": {"from": True, "to": False}}
+    (line,) = _lines(security_log, "access_flags_changed")
+    assert f"user={complainant.pk} by={root.pk} is_active=false" in line
+    # Saving the form again changes no flag and adds nothing.
+    client.post(url, _user_form(complainant, is_active=False))
+    assert len(_entries("account.access_flags_changed")) == 1
+    _assert_no_personal_data_in_ledger(complainant)
+    assert verify_ledger().entries == LedgerEntry.objects.count()
+
+
+def test_flags_changed_outside_a_request_are_ledgered_unattributed(complainant: Any) -> None:
+    complainant.is_staff = True
+    complainant.save()
+    complainant.save(update_fields=["last_login"])  # no flag among the fields: nothing read
+    (entry,) = _entries("account.access_flags_changed")
+    assert entry.actor_ref == "system:unattributed"
+    assert json.loads(entry.body)["data"] == {"is_staff": {"from": False, "to": True}}
+
+
+def test_access_granted_that_the_ledger_cannot_record_is_not_granted(complainant: Any) -> None:
+    complainant.is_superuser = True
+    with (
+        mock.patch.object(services, "account_event_record", side_effect=RuntimeError("down")),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        complainant.save()
+    assert not get_user_model().objects.get(pk=complainant.pk).is_superuser
+
+
+def test_access_taken_away_stays_taken_away_when_the_ledger_fails(
+    complainant: Any, security_log: Any
+) -> None:
+    complainant.is_active = False
+    with mock.patch.object(services, "account_event_record", side_effect=RuntimeError("down")):
+        complainant.save()
+    assert not get_user_model().objects.get(pk=complainant.pk).is_active
+    assert any("ledger_write_failed" in r.getMessage() for r in security_log.records)
+
+
+def _lock(user: Any) -> None:
+    _with_password(user)
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _password_step(client, user.username, "wrong-password")
+    assert len(_entries("account.locked_out")) == 1
+
+
+def test_lifting_a_lock_in_the_admin_is_logged_and_ledgered_once(
+    complainant: Any, security_log: Any
+) -> None:
+    from axes.models import AccessAttempt
+
+    _lock(complainant)
+    client, root = _admin_client()
+    attempts = list(AccessAttempt.objects.filter(username=complainant.username))
+    assert attempts
+    response = client.post(
+        reverse("admin:axes_accessattempt_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [a.pk for a in attempts],
+            "post": "yes",
+        },
+    )
+    assert response.status_code == 302
+    assert not AccessAttempt.objects.filter(username=complainant.username).exists()
+    (entry,) = _entries("account.unlocked")
+    assert entry.object_ref == f"user:{actor_ref(complainant)}"
+    assert entry.actor_ref == actor_ref(root)
+    assert len(_lines(security_log, "lock_lifted")) >= 1
+    # The name can sign in again.
+    assert _password_step(Client(), complainant.username).status_code == 302
+    assert verify_ledger().entries == LedgerEntry.objects.count()
+
+
+def test_attempts_that_lock_nothing_or_ran_out_lift_nothing(complainant: Any) -> None:
+    from datetime import timedelta
+
+    from axes.models import AccessAttempt
+    from django.utils import timezone
+
+    _with_password(complainant)
+    _password_step(Client(), complainant.username, "wrong-password")  # one failure, no lock
+    AccessAttempt.objects.filter(username=complainant.username).delete()
+    _lock(complainant)
+    AccessAttempt.objects.filter(username=complainant.username).update(
+        attempt_time=timezone.now() - timedelta(days=1)
+    )  # run out, as django-axes then removes them
+    AccessAttempt.objects.filter(username=complainant.username).delete()
+    assert _entries("account.unlocked") == []

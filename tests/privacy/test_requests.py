@@ -243,11 +243,15 @@ def test_self_service_deletion_erases_closes_the_account_and_issues_a_signed_rec
     assert f.complaint.status == S.CLOSED
     assert f.complaint.decisions.count() == 1
     # the ledger: the erasure (pseudonyms and the reference only), then the completion; closing
-    # the account also revokes its API token, an entry naming the account by pseudonym
+    # the account also deactivates it and revokes its API token, entries naming the account by
+    # pseudonym
     entries = _entries_after(before)
-    revoked = [e for e in entries if e.event_type == EventType.API_TOKEN_REVOKED]
-    assert [e.object_ref for e in revoked] == [f"user:{actor_ref(user)}"]
-    erased, completed = [e for e in entries if e not in revoked]
+    account = [e for e in entries if e.event_type.startswith("account.")]
+    assert {(e.event_type, e.object_ref) for e in account} == {
+        (EventType.API_TOKEN_REVOKED, f"user:{actor_ref(user)}"),
+        (EventType.ACCESS_FLAGS_CHANGED, f"user:{actor_ref(user)}"),
+    }
+    erased, completed = [e for e in entries if e not in account]
     assert erased.event_type == EventType.SUBJECT_ERASED
     assert erased.object_ref == f"privacy_request:{request.reference}"
     assert json.loads(erased.body)["data"] == {
@@ -258,7 +262,7 @@ def test_self_service_deletion_erases_closes_the_account_and_issues_a_signed_rec
     }
     assert completed.event_type == EventType.PRIVACY_REQUEST_CHANGED
     assert json.loads(completed.body)["data"]["to"] == "completed"
-    for entry in (erased, completed, *revoked):
+    for entry in (erased, completed, *account):
         assert old_email not in entry.body
         assert old_username not in entry.body
     # the receipt names the request, the pseudonym and the erasure entry, signed by the ledger key
