@@ -50,6 +50,13 @@ def _lock_ledger() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
 
 
+def ledger_lock() -> None:
+    """Take the ledger's lock now, until the transaction ends (it is taken again, harmlessly,
+    by the appends that follow). For a service that must read the ledger and decide whether to
+    append, so that two at once cannot both decide to."""
+    _lock_ledger()
+
+
 def ledger_append(
     *,
     event_type: EventType,

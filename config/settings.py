@@ -132,7 +132,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and _env_bo
     # prepared: PostgreSQL then stops planning the same joins at every request (several ms
     # for a complaint list). A transaction-mode pooler (PgBouncer) in front of the database
     # needs DATABASE_PREPARED_STATEMENTS=0.
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+    # Added to the options DATABASE_URL gives (sslmode, sslrootcert, ...), never in their place.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": 5}
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes SQLite's write lock at BEGIN, so two writers serialise instead of failing
     # half-way with "database is locked"; WAL lets readers run beside the writer.
@@ -351,6 +354,10 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its documentation page are public and read no credentials: a token sent
+    # to them is ignored, not answered 401, so they cannot serve to test guessed tokens
+    # without the anonymous throttle counting it.
+    "SERVE_AUTHENTICATION": [],
     # Swagger UI's script and style from drf-spectacular-sidecar's static files, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

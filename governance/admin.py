@@ -299,10 +299,16 @@ class AuthenticatorAdmin(TOTPDeviceAdmin):
     """Authenticators: listed, looked at and removed here (a removal is ledgered), never added
     or edited. Only its owner enrols one, at sign-in (`two_factor_confirm`, ledgered): an admin
     who could add one, confirm one or change its key could give themselves a second factor for
-    someone else's account. The key itself is never shown (OTP_ADMIN_HIDE_SENSITIVE_DATA)."""
+    someone else's account. The key itself is never shown (OTP_ADMIN_HIDE_SENSITIVE_DATA), and
+    only a superuser removes one."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Removing someone's authenticator lets whoever has their password enrol a new one at
+        # the next sign-in: superusers only, as for changing staff accounts.
+        return bool(request.user.is_superuser) and super().has_delete_permission(request, obj)

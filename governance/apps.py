@@ -57,7 +57,7 @@ class GovernanceConfig(AppConfig):
         from axes.signals import user_locked_out
         from django.contrib.auth import get_user_model
         from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-        from django.db.models.signals import post_delete, post_save, pre_save
+        from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
         from django_otp.plugins.otp_totp.models import TOTPDevice
         from rest_framework.authtoken.models import Token, TokenProxy
 
@@ -72,6 +72,9 @@ class GovernanceConfig(AppConfig):
         )
         pre_save.connect(ev.user_saving, sender=get_user_model(), dispatch_uid="ombud.auth.flags")
         post_save.connect(ev.user_saved, sender=get_user_model(), dispatch_uid="ombud.auth.user")
+        pre_delete.connect(
+            ev.attempt_deleting, sender=AccessAttempt, dispatch_uid="ombud.auth.attempt_deleting"
+        )
         post_delete.connect(
             ev.attempt_deleted, sender=AccessAttempt, dispatch_uid="ombud.auth.attempt_deleted"
         )

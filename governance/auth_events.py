@@ -27,9 +27,11 @@ fails (the exception leaves `login()` before the session is saved: no cookie, no
 sign-out, lockout or removal whose entry cannot be written still takes effect, with an error in
 the log.
 
-Flag changes and early unlocks come from model signals, so they are caught on every path (the
-admin, a command, a service); the person who made them is the signed-in user of the request
-being served (simple-history's middleware keeps it), or nobody when there is none.
+Flag changes and early unlocks come from model signals, so they are caught on every path that
+saves an account or deletes an attempt (the admin, a command, a service; `QuerySet.update()`
+sends no signal, and nothing in Ombud changes these flags that way). The person who made them
+is the one a service names (`ACCESS_CHANGED_BY`), else the signed-in user of the request being
+served (simple-history's middleware keeps it), else nobody.
 
 `Client.force_login` in tests calls `login()` with a bare `HttpRequest` that never came over
 HTTP (no method, no address). Such a call is not someone signing in through Ombud's pages, and
@@ -39,12 +41,14 @@ the suite makes thousands of them, so it is neither logged nor ledgered.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 from typing import Any
 
 from axes.helpers import get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
@@ -53,6 +57,7 @@ from simple_history.models import HistoricalRecords
 from audits.choices import EventType
 from governance import policies, services
 from governance.security_log import client_ip, security_log
+from governance.services.administration import ACCESS_CHANGED_BY
 
 # accounts.py sends user_login_failed itself, with this sender, when a TOTP code is wrong.
 CODE_STEP_SENDER = "governance.pages.accounts"
@@ -214,82 +219,147 @@ def user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None
     # has sent this signal; only whether it is set is read here, never its value.
     if not created and getattr(instance, "_password", None) is not None:
         security_log("password_changed", user=instance.pk)
-    _flags_saved(instance)
+    _flags_saved(instance, created)
 
 
 # --- access flags and early unlocks -----------------------------------------------------------
 
 ACCESS_FLAGS = ("is_active", "is_staff", "is_superuser")
 _FLAG_CHANGES = "_ombud_access_flag_changes"
+_FLAG_ACTOR = "_ombud_access_flag_actor"
+_FLAG_RECORDED = "_ombud_access_flag_recorded"
+# The flags that grant access when an account is made with them (every account starts active).
+_GRANTED_AT_CREATION = ("is_staff", "is_superuser")
+
+
+def _record_flags(instance: Any, changes: dict[str, Any], actor: Any) -> None:
+    services.account_event_record(
+        user=instance, event=EventType.ACCESS_FLAGS_CHANGED, detail=changes, actor=actor
+    )
 
 
 def user_saving(
     sender: Any, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any
 ) -> None:
-    """Note which access flags the save about to happen changes (read from the stored row)."""
-    instance.__dict__.pop(_FLAG_CHANGES, None)
-    if raw or instance._state.adding or instance.pk is None:
-        return  # a new account starts with its flags; fixtures are loaded as they are
+    """Work out which access flags the save about to happen changes, against the stored row,
+    and ledger a grant to an existing account now, before the save.
+
+    Read whenever the account has a primary key, even a "new" instance's: saving
+    `User(pk=<existing>, ...)` overwrites that row. Access granted is recorded first, so a grant
+    the ledger cannot record never reaches the row (the error stops the save, whoever catches
+    it), and a save that then fails leaves the ledger overstating access, the safe side.
+    Fixtures (`raw`) are loaded as they are.
+    """
+    for key in (_FLAG_CHANGES, _FLAG_ACTOR, _FLAG_RECORDED):
+        instance.__dict__.pop(key, None)
+    # Popped here every time: a service's name must not outlive the save it was meant for.
+    actor = instance.__dict__.pop(ACCESS_CHANGED_BY, None) or _acting_user()
+    if raw:
+        return
     fields = [f for f in ACCESS_FLAGS if update_fields is None or f in update_fields]
     if not fields:
         return  # e.g. the last_login update at every sign-in: no read
-    stored = type(instance)._default_manager.filter(pk=instance.pk).values(*fields).first()
-    if stored is None:
-        return
-    changes = {
-        name: {"from": stored[name], "to": getattr(instance, name)}
-        for name in fields
-        if stored[name] != getattr(instance, name)
-    }
-    if changes:
-        instance.__dict__[_FLAG_CHANGES] = changes
-
-
-def _flags_saved(instance: Any) -> None:
-    changes = instance.__dict__.pop(_FLAG_CHANGES, None)
+    stored = None
+    if instance.pk is not None:
+        stored = type(instance)._default_manager.filter(pk=instance.pk).values(*fields).first()
+    if stored is None:  # a new account
+        changes = {
+            name: {"from": None, "to": True}
+            for name in _GRANTED_AT_CREATION
+            if name in fields and getattr(instance, name)
+        }
+    else:
+        changes = {
+            name: {"from": stored[name], "to": getattr(instance, name)}
+            for name in fields
+            if stored[name] != getattr(instance, name)
+        }
     if not changes:
         return
-    actor = _acting_user()
-    security_log(
+    instance.__dict__[_FLAG_CHANGES] = changes
+    instance.__dict__[_FLAG_ACTOR] = actor
+    if stored is not None and any(change["to"] for change in changes.values()):
+        _record_flags(instance, changes, actor)  # not caught: no entry, no grant
+        instance.__dict__[_FLAG_RECORDED] = True
+
+
+def _flags_saved(instance: Any, created: bool) -> None:
+    """Ledger what `user_saving` left to record after the save, and log every change.
+
+    Left are the flags taken away, and an account made with staff or superuser access (its
+    pseudonym needs its new primary key). Access taken away stays taken away when its entry
+    cannot be written, with an error in the log (the ledger then overstates access). An account
+    made with access its entry cannot record is not made: in autocommit its row, already
+    committed, is deleted again; in a transaction the error rolls it back with the rest.
+    """
+    changes = instance.__dict__.pop(_FLAG_CHANGES, None)
+    actor = instance.__dict__.pop(_FLAG_ACTOR, False)
+    if not changes:
+        return
+    if not instance.__dict__.pop(_FLAG_RECORDED, False):
+        try:
+            _record_flags(instance, changes, actor)
+        except Exception:
+            if created:
+                if not transaction.get_connection().in_atomic_block:
+                    type(instance)._default_manager.filter(pk=instance.pk).delete()
+                raise
+            log.exception(
+                "event=ledger_write_failed ledger_event=%s", EventType.ACCESS_FLAGS_CHANGED
+            )
+    _log_on_commit(
         "access_flags_changed",
         user=instance.pk,
         by=getattr(actor, "pk", None),
         **{name: change["to"] for name, change in changes.items()},
     )
 
-    def record() -> None:
-        services.account_event_record(
-            user=instance, event=EventType.ACCESS_FLAGS_CHANGED, detail=changes, actor=actor
-        )
 
-    if any(change["to"] for change in changes.values()):
-        record()  # not caught: access granted that the ledger cannot record is not granted
-    else:
-        try:
-            record()
-        except Exception:  # access taken away stays taken away; the ledger then overstates it
-            log.exception(
-                "event=ledger_write_failed ledger_event=%s", EventType.ACCESS_FLAGS_CHANGED
-            )
+def _log_on_commit(event: str, **fields: Any) -> None:
+    # The line says what happened, so it is written once the change has been committed.
+    transaction.on_commit(lambda: security_log(event, **fields))
+
+
+def _lock_window() -> Any:
+    return timezone.now() - (get_cool_off() or timedelta(hours=1))
+
+
+def _name_locked(username: str, since: Any) -> bool:
+    failures = AccessAttempt.objects.filter(username=username, attempt_time__gte=since).aggregate(
+        n=Sum("failures_since_start")
+    )["n"]
+    return (failures or 0) >= get_failure_limit(None, {"username": username})
+
+
+# Names whose attempts are being deleted, and whether each was locked before the deletion:
+# Django sends every pre_delete of a batch, deletes the rows, then sends every post_delete, so
+# the first post_delete of a name takes its entry and the others of the batch find none.
+_deleting = threading.local()
+
+
+def attempt_deleting(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """Note, before failed attempts are deleted, whether their name is locked.
+
+    Seen before any row goes, so a name locked by attempts from several addresses is seen
+    locked even when all are deleted at once. Attempts that have run out (django-axes' own
+    clean-up) are not read about.
+    """
+    since = _lock_window()
+    if instance.username and instance.attempt_time >= since:
+        names = _deleting.__dict__.setdefault("names", {})
+        names[instance.username] = _name_locked(instance.username, since)
 
 
 def attempt_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
-    """Ledger and log the early end of a name's lock: its failed attempts deleted (in the
-    admin, or by axes_reset) while the lock was still in force. Attempts that django-axes
-    removes once they have run out are not an early end, and pass unrecorded."""
-    cool_off = get_cool_off() or timedelta(hours=1)
-    since = timezone.now() - cool_off
-    if not instance.username or instance.attempt_time < since:
+    """Log, and ledger once per lock, the early end of a name's lock: its failed attempts
+    deleted (in the admin, or by axes_reset) while the lock was in force, leaving it unlocked.
+    The log has every such end, of any name; the ledger those of an account whose lock it
+    recorded (`account_unlock_record`)."""
+    names = _deleting.__dict__.get("names", {})
+    if not names.pop(instance.username, False):
         return
-    limit = get_failure_limit(None, {"username": instance.username})
-    left = (
-        AccessAttempt.objects.filter(username=instance.username, attempt_time__gte=since).aggregate(
-            n=Sum("failures_since_start")
-        )["n"]
-        or 0
-    )
-    if left >= limit or left + instance.failures_since_start < limit:
-        return  # still locked, or was not locked by this attempt
+    if _name_locked(instance.username, _lock_window()):
+        return  # other attempts still hold the lock
     actor = _acting_user()
-    security_log("lock_lifted", username=instance.username, by=getattr(actor, "pk", None))
-    services.account_unlock_record(username=instance.username, since=since, actor=actor)
+    services.account_unlock_record(username=instance.username, actor=actor)
+    _log_on_commit("lock_lifted", username=instance.username, by=getattr(actor, "pk", None))

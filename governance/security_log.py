@@ -15,8 +15,15 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from redis.exceptions import RedisError
 
 logger = logging.getLogger("ombud.security")
+
+# What the shared cache raises when it cannot be reached. Then the rate limits and the API
+# throttles let requests through (and say so here) rather than failing every sign-in:
+# django-axes still counts failed passwords and codes in the database, so guessing stays
+# bounded while the cache is away.
+CACHE_DOWN = (RedisError, OSError)
 
 
 def client_ip(request: HttpRequest | None) -> str:

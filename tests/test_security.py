@@ -488,6 +488,27 @@ def test_the_api_counts_anonymous_callers_of_endpoints_that_need_a_sign_in() -> 
     assert guessed.status_code == 429  # a guessed token is an anonymous caller too
 
 
+def test_an_html_page_of_the_api_counts_once(complainant: Any) -> None:
+    # The browsable API checks permissions again for each form it draws; each check used to
+    # count against the caller's rate.
+    api = APIClient()
+    api.force_authenticate(complainant)
+    with _throttled(user="3/min"):
+        statuses = [
+            api.get("/api/v1/complaints/", HTTP_ACCEPT="text/html").status_code for _ in range(4)
+        ]
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_the_api_schema_ignores_tokens_and_counts_its_callers() -> None:
+    # Public, and reading no credentials: no 401 to tell a guessed token from a real one.
+    api = APIClient()
+    wrong = {"HTTP_AUTHORIZATION": "Token " + "0" * 40}
+    with _throttled(anon="2/min"):
+        statuses = [api.get("/api/schema/", **wrong).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
 def test_the_api_limits_each_signed_in_user(complainant: Any, handler: Any) -> None:
     api, other = APIClient(), APIClient()
     api.force_authenticate(complainant)

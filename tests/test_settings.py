@@ -143,6 +143,21 @@ def test_database_url_selects_postgresql():
     assert "transaction_mode" not in database["OPTIONS"]
 
 
+def test_postgresql_prepares_statements_keeping_the_url_s_own_options():
+    url = "postgres://u@db.internal:5432/ombud?sslmode=verify-full&sslrootcert=/etc/ca.pem"
+    database = _database(DEBUG="1", SECRET_KEY=None, DATABASE_URL=url)
+    # TLS as the URL asks, and statements bound and prepared on the server
+    assert database["OPTIONS"] == {
+        "sslmode": "verify-full",
+        "sslrootcert": "/etc/ca.pem",
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+    }
+    # behind a transaction-mode pooler: off, and the URL's options still there
+    off = _database(DEBUG="1", SECRET_KEY=None, DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="0")
+    assert off["OPTIONS"] == {"sslmode": "verify-full", "sslrootcert": "/etc/ca.pem"}
+
+
 def test_database_url_postgresql_scheme_alias():
     database = _database(
         DEBUG="1", SECRET_KEY=None, DATABASE_URL="postgresql://u@localhost:5432/ombud"

@@ -26,21 +26,27 @@ class PolicyViewSet(viewsets.GenericViewSet):
     # DRF throttles after authentication and permissions, so a caller refused with 401 (a wrong
     # token, or no sign-in where one is needed) was never counted: guessing tokens went
     # unlimited. Here every caller is counted before either answer, and gets 429 once over its
-    # rate (a refused token counts as the anonymous caller it is).
+    # rate (a refused token counts as the anonymous caller it is). Once per request: the
+    # browsable API checks permissions again for each form it draws, on a copy of the request
+    # that shares the HttpRequest, which is where the mark is kept.
 
     def perform_authentication(self, request: Request) -> None:
         try:
             super().perform_authentication(request)
         except AuthenticationFailed:
-            super().check_throttles(request)  # DRF has made the caller anonymous already
+            self.check_throttles(request)  # DRF has made the caller anonymous already
             raise
 
     def check_permissions(self, request: Request) -> None:
-        super().check_throttles(request)
+        self.check_throttles(request)
         super().check_permissions(request)
 
     def check_throttles(self, request: Request) -> None:
-        """Already done, before the permissions (see check_permissions)."""
+        underlying = request._request
+        if getattr(underlying, "_ombud_throttled", False):
+            return
+        underlying._ombud_throttled = True  # type: ignore[attr-defined]
+        super().check_throttles(request)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

@@ -52,6 +52,8 @@ def _iso_datetime(value: datetime | None, zone: tzinfo) -> str | None:
     with "Z" for UTC."""
     if value is None:
         return None
+    if timezone.is_naive(value):  # as DRF: a naive time is taken to be in the current zone
+        value = timezone.make_aware(value, zone)
     text = value.astimezone(zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 

@@ -11,7 +11,8 @@ from typing import Any, cast
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from governance.pages.limits import CACHE_DOWN, security_log
+from governance.security_log import CACHE_DOWN
+from governance.security_log import logger as security_log
 
 
 def _rate(scope: str | None) -> str | None:

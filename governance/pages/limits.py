@@ -22,14 +22,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
-from redis.exceptions import RedisError
+
+from governance.security_log import CACHE_DOWN
 
 View = Callable[..., HttpResponse]
 
-# What the shared cache raises when it cannot be reached. Then the limits let requests through
-# (and say so in the security log) rather than failing every sign-in: django-axes still counts
-# failed passwords and codes in the database, so guessing stays bounded while the cache is away.
-CACHE_DOWN = (RedisError, OSError)
 security_log = logging.getLogger("ombud.security")
 
 

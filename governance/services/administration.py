@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from audits.choices import EventType
 from audits.models import LedgerEntry
-from audits.services import ledger_append, system_actor_ref
+from audits.services import ledger_append, ledger_lock, system_actor_ref
 from governance import policies
 from governance.choices import (
     DEPARTMENT_ROLES,
@@ -86,6 +86,7 @@ def role_grant(
     user.groups.add(Group.objects.get(name=role))
     if role == Role.ADMIN and not user.is_staff:
         user.is_staff = True
+        user.__dict__[ACCESS_CHANGED_BY] = actor  # for the flag's own ledger entry
         user.save(update_fields=["is_staff"])
     policies.forget_roles(user)
     ledger_append(
@@ -188,6 +189,10 @@ def two_factor_enrol(*, user: Any, device: Any, token: str, now: datetime | None
     return device
 
 
+# Set on a user object by a service that changes its access flags on someone's behalf; the
+# flag change's ledger entry (governance.auth_events) names them.
+ACCESS_CHANGED_BY = "_ombud_changed_by"
+
 # Every event that changes who can get in, apart from roles and enrolment (above), which their
 # own services record. Failures are deliberately absent: see auth_events.
 _ACCOUNT_EVENTS = frozenset(
@@ -233,27 +238,41 @@ def account_event_record(
     )
 
 
+def _last_lock_event(ref: str, since: datetime | None) -> str | None:
+    """The ledger's last word on whether the account `ref` is locked (since `since`, if given)."""
+    entries = LedgerEntry.objects.filter(
+        event_type__in=[EventType.LOCKED_OUT, EventType.UNLOCKED], object_ref=ref
+    )
+    if since is not None:
+        entries = entries.filter(recorded_at__gte=since)
+    return entries.order_by("-seq").values_list("event_type", flat=True).first()
+
+
 @transaction.atomic
 def account_lockout_record(
     *, username: str, since: datetime, now: datetime | None = None
 ) -> LedgerEntry | None:
-    """Record that the account named `username` is locked, once per lockout period.
+    """Record that the account named `username` is locked, once per lock.
 
     Only a lock of an existing account is an access change worth keeping for ever. A name that
     matches no account, or a lock of an address, is left to the security log: otherwise anyone
     on the internet could grow the immutable ledger at will by failing to sign in. And while
-    the lock lasts, the further failures that prolong it add nothing (`since` is the start of
-    the lockout period), so even a known name adds at most one entry per period.
+    the lock lasts, the further failures that prolong it add nothing: a lock is recorded only
+    when the ledger's last word since `since` (the start of the lockout period) is not already
+    a lock. A lock lifted early and then placed again is two locks.
+
+    django-axes reports every failure while a name is locked; those are answered from the
+    ledger without its lock, which is taken (and the ledger read again under it) only to write.
     """
     user_model = get_user_model()
     user = user_model.objects.filter(**{user_model.USERNAME_FIELD: username}).first()
     if user is None:
         return None
     ref = f"user:{actor_ref(user)}"
-    recorded = LedgerEntry.objects.filter(
-        event_type=EventType.LOCKED_OUT, object_ref=ref, recorded_at__gte=since
-    )
-    if recorded.exists():
+    if _last_lock_event(ref, since) == EventType.LOCKED_OUT:
+        return None
+    ledger_lock()  # two sign-ins at once must not both record the lock
+    if _last_lock_event(ref, since) == EventType.LOCKED_OUT:
         return None
     return ledger_append(
         event_type=EventType.LOCKED_OUT,
@@ -266,31 +285,23 @@ def account_lockout_record(
 
 @transaction.atomic
 def account_unlock_record(
-    *, username: str, since: datetime, actor: Any = False, now: datetime | None = None
+    *, username: str, actor: Any = False, now: datetime | None = None
 ) -> LedgerEntry | None:
     """Record that the lock of the account named `username` was lifted before it ran out.
 
-    Once per lock: only when the ledger's last word on the account since `since` (the start of
-    the lockout period) is `account.locked_out`. So the ledger shows each lock and its early
-    end in pairs, and deleting a name's failed attempts one by one adds one entry. `actor` is
-    whoever lifted it, or False when not known (a command, a signal with no request).
+    The caller has seen the name locked and then unlocked. Recorded once per lock: only when
+    the ledger's last word on the account is `account.locked_out`, however long ago (each
+    failure during a lock prolongs it past its entry's own period). So the ledger shows locks
+    and early unlocks in pairs, however many attempts are deleted. `actor` is whoever lifted
+    it, or False when not known (a command, a signal with no request).
     """
     user_model = get_user_model()
     user = user_model.objects.filter(**{user_model.USERNAME_FIELD: username}).first()
     if user is None:
         return None
     ref = f"user:{actor_ref(user)}"
-    last = (
-        LedgerEntry.objects.filter(
-            event_type__in=[EventType.LOCKED_OUT, EventType.UNLOCKED],
-            object_ref=ref,
-            recorded_at__gte=since,
-        )
-        .order_by("-seq")
-        .values_list("event_type", flat=True)
-        .first()
-    )
-    if last != EventType.LOCKED_OUT:
+    ledger_lock()  # two admins at once must not both record the unlock
+    if _last_lock_event(ref, None) != EventType.LOCKED_OUT:
         return None
     return account_event_record(
         user=user, event=EventType.UNLOCKED, detail={}, actor=actor, now=now
@@ -328,6 +339,7 @@ def role_revoke(
         user.groups.remove(Group.objects.get(name=membership.role))
         if membership.role == Role.ADMIN and not user.is_superuser:
             user.is_staff = False
+            user.__dict__[ACCESS_CHANGED_BY] = actor  # for the flag's own ledger entry
             user.save(update_fields=["is_staff"])
     policies.forget_roles(user)
     ledger_append(

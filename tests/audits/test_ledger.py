@@ -491,6 +491,7 @@ def test_decision_entry_carries_the_decision():
 
 def test_role_grant_and_policy_publish_append_their_events():
     user = factories.UserFactory()
+    factories.superuser()  # made first: making a superuser is itself a ledgered grant
 
     grant = _events_of(lambda: factories.user_with_role(Role.SUPERVISOR, username=user.username))
     publish = _events_of(lambda: factories.policy_clause("TOS-8.1"))

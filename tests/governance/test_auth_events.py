@@ -3,6 +3,7 @@ ledger entries naming the account by pseudonym only (governance/auth_events.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -44,8 +45,12 @@ def _lines(caplog: pytest.LogCaptureFixture, event: str) -> list[str]:
     ]
 
 
-def _entries(event: str) -> list[LedgerEntry]:
-    return list(LedgerEntry.objects.filter(event_type=event).order_by("seq"))
+def _entries(event: str, about: Any = None) -> list[LedgerEntry]:
+    """The ledger's entries of one type, in order; with `about`, only those about that account."""
+    entries = LedgerEntry.objects.filter(event_type=event).order_by("seq")
+    if about is not None:
+        entries = entries.filter(object_ref=f"user:{actor_ref(about)}")
+    return list(entries)
 
 
 def _with_password(user: Any) -> Any:
@@ -420,22 +425,22 @@ def _user_form(user: Any, **changes: Any) -> dict[str, Any]:
 
 
 def test_deactivating_an_account_in_the_admin_is_logged_and_ledgered_by_whom(
-    complainant: Any, security_log: Any
+    complainant: Any, security_log: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     client, root = _admin_client()
     url = reverse("admin:auth_user_change", args=[complainant.pk])
-    response = client.post(url, _user_form(complainant, is_active=False))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, _user_form(complainant, is_active=False))
     assert response.status_code == 302, response.content.decode()[:2000]
     assert not get_user_model().objects.get(pk=complainant.pk).is_active
-    (entry,) = _entries("account.access_flags_changed")
-    assert entry.object_ref == f"user:{actor_ref(complainant)}"
+    (entry,) = _entries("account.access_flags_changed", about=complainant)
     assert entry.actor_ref == actor_ref(root)
     assert json.loads(entry.body)["data"] == {"is_active": {"from": True, "to": False}}
     (line,) = _lines(security_log, "access_flags_changed")
     assert f"user={complainant.pk} by={root.pk} is_active=false" in line
     # Saving the form again changes no flag and adds nothing.
     client.post(url, _user_form(complainant, is_active=False))
-    assert len(_entries("account.access_flags_changed")) == 1
+    assert len(_entries("account.access_flags_changed", about=complainant)) == 1
     _assert_no_personal_data_in_ledger(complainant)
     assert verify_ledger().entries == LedgerEntry.objects.count()
 
@@ -444,9 +449,75 @@ def test_flags_changed_outside_a_request_are_ledgered_unattributed(complainant: 
     complainant.is_staff = True
     complainant.save()
     complainant.save(update_fields=["last_login"])  # no flag among the fields: nothing read
-    (entry,) = _entries("account.access_flags_changed")
+    (entry,) = _entries("account.access_flags_changed", about=complainant)
     assert entry.actor_ref == "system:unattributed"
     assert json.loads(entry.body)["data"] == {"is_staff": {"from": False, "to": True}}
+
+
+def test_an_account_made_or_overwritten_with_admin_access_is_ledgered(complainant: Any) -> None:
+    user_model = get_user_model()
+    made = user_model.objects.create_superuser("root2", "root2@example.org", PASSWORD)
+    (entry,) = _entries("account.access_flags_changed", about=made)
+    assert json.loads(entry.body)["data"] == {
+        "is_staff": {"from": None, "to": True},
+        "is_superuser": {"from": None, "to": True},
+    }
+    # A new object with an existing account's key overwrites that account's row.
+    user_model(pk=complainant.pk, username=complainant.username, is_superuser=True).save()
+    (overwritten,) = _entries("account.access_flags_changed", about=complainant)
+    assert json.loads(overwritten.body)["data"] == {"is_superuser": {"from": False, "to": True}}
+    # An ordinary new account grants nothing and adds nothing.
+    before = LedgerEntry.objects.count()
+    factories.UserFactory()
+    assert LedgerEntry.objects.count() == before
+
+
+def test_a_role_service_s_flag_change_names_the_admin_who_made_it() -> None:
+    root = factories.superuser()
+    user = factories.UserFactory()
+    membership = services.role_grant(actor=root, user=user, role=Role.ADMIN)
+    services.role_revoke(actor=root, membership=membership, reason="left")
+    granted, revoked = _entries("account.access_flags_changed", about=user)
+    assert granted.actor_ref == revoked.actor_ref == actor_ref(root)
+    assert json.loads(revoked.body)["data"] == {"is_staff": {"from": True, "to": False}}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_access_granted_outside_a_transaction_is_not_saved_when_the_ledger_fails(
+    complainant: Any,
+) -> None:
+    # The grant's entry is written before the save: in autocommit too, no entry, no grant.
+    complainant.is_superuser = True
+    with (
+        mock.patch.object(services, "account_event_record", side_effect=RuntimeError("down")),
+        pytest.raises(RuntimeError),
+    ):
+        complainant.save()
+    assert not get_user_model().objects.get(pk=complainant.pk).is_superuser
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_account_made_with_access_the_ledger_cannot_record_is_not_made() -> None:
+    user_model = get_user_model()
+    with (
+        mock.patch.object(services, "account_event_record", side_effect=RuntimeError("down")),
+        pytest.raises(RuntimeError),
+    ):
+        user_model.objects.create_superuser("root3", "root3@example.org", PASSWORD)
+    assert not user_model.objects.filter(username="root3").exists()
+
+
+def test_a_grant_whose_entry_failed_is_not_saved_even_if_the_error_is_swallowed(
+    complainant: Any,
+) -> None:
+    complainant.is_staff = True
+    with (
+        mock.patch.object(services, "account_event_record", side_effect=RuntimeError("down")),
+        transaction.atomic(),
+        contextlib.suppress(RuntimeError),
+    ):  # a careless caller, in the same transaction
+        complainant.save()
+    assert not get_user_model().objects.get(pk=complainant.pk).is_staff
 
 
 def test_access_granted_that_the_ledger_cannot_record_is_not_granted(complainant: Any) -> None:
@@ -479,7 +550,7 @@ def _lock(user: Any) -> None:
 
 
 def test_lifting_a_lock_in_the_admin_is_logged_and_ledgered_once(
-    complainant: Any, security_log: Any
+    complainant: Any, security_log: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     from axes.models import AccessAttempt
 
@@ -487,23 +558,86 @@ def test_lifting_a_lock_in_the_admin_is_logged_and_ledgered_once(
     client, root = _admin_client()
     attempts = list(AccessAttempt.objects.filter(username=complainant.username))
     assert attempts
-    response = client.post(
-        reverse("admin:axes_accessattempt_changelist"),
-        {
-            "action": "delete_selected",
-            "_selected_action": [a.pk for a in attempts],
-            "post": "yes",
-        },
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:axes_accessattempt_changelist"),
+            {
+                "action": "delete_selected",
+                "_selected_action": [a.pk for a in attempts],
+                "post": "yes",
+            },
+        )
     assert response.status_code == 302
     assert not AccessAttempt.objects.filter(username=complainant.username).exists()
     (entry,) = _entries("account.unlocked")
     assert entry.object_ref == f"user:{actor_ref(complainant)}"
     assert entry.actor_ref == actor_ref(root)
-    assert len(_lines(security_log, "lock_lifted")) >= 1
+    assert len(_lines(security_log, "lock_lifted")) == 1
     # The name can sign in again.
     assert _password_step(Client(), complainant.username).status_code == 302
     assert verify_ledger().entries == LedgerEntry.objects.count()
+
+
+def test_a_lock_from_several_addresses_lifted_at_once_is_ledgered(complainant: Any) -> None:
+    from axes.models import AccessAttempt
+
+    _with_password(complainant)
+    limit = settings.AXES_FAILURE_LIMIT
+    for n in range(limit):  # each failure from another address: no row alone holds the lock
+        _password_step(Client(REMOTE_ADDR=f"192.0.2.{n + 1}"), complainant.username, "wrong")
+    assert AccessAttempt.objects.filter(username=complainant.username).count() == limit
+    assert len(_entries("account.locked_out")) == 1
+    AccessAttempt.objects.filter(username=complainant.username).delete()
+    (entry,) = _entries("account.unlocked")
+    assert entry.actor_ref == "system:unattributed"
+
+
+def test_each_lock_and_each_early_unlock_is_ledgered_in_pairs(complainant: Any) -> None:
+    from axes.models import AccessAttempt
+
+    for _ in range(2):
+        client = Client()
+        for _ in range(settings.AXES_FAILURE_LIMIT):
+            _password_step(client, complainant.username, "wrong-password")
+        AccessAttempt.objects.filter(username=complainant.username).delete()
+    events = [
+        e.event_type
+        for e in LedgerEntry.objects.filter(event_type__startswith="account.").order_by("seq")
+        if e.event_type in ("account.locked_out", "account.unlocked")
+    ]
+    assert events == ["account.locked_out", "account.unlocked"] * 2
+
+
+def test_a_lock_that_outlived_its_entry_s_period_is_still_unlocked_in_the_ledger(
+    complainant: Any,
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    # Failures during a lock prolong it beyond the period its ledger entry started.
+    long_ago = timezone.now() - timedelta(hours=3)
+    services.account_lockout_record(
+        username=complainant.username, since=long_ago - timedelta(minutes=15), now=long_ago
+    )
+    assert services.account_unlock_record(username=complainant.username) is not None
+    assert services.account_unlock_record(username=complainant.username) is None  # once
+
+
+def test_lifting_the_lock_of_a_name_with_no_account_is_logged_only(
+    security_log: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from axes.models import AccessAttempt
+
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _password_step(client, "nobody-by-this-name", "wrong-password")
+    before = LedgerEntry.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        AccessAttempt.objects.filter(username="nobody-by-this-name").delete()
+    (line,) = _lines(security_log, "lock_lifted")
+    assert 'username="nobody-by-this-name"' in line
+    assert LedgerEntry.objects.count() == before
 
 
 def test_attempts_that_lock_nothing_or_ran_out_lift_nothing(complainant: Any) -> None:
