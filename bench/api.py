@@ -55,8 +55,9 @@ from ledger import (  # noqa: E402 - after the database name is set, for clarity
     BENCH_SECRET_KEY,
     BENCH_SIGNING_KEY,
     Figure,
+    bench_server_url,
     bench_url,
-    drop_database,
+    keep_or_drop,
     percentile,
     print_summary,
     say,
@@ -553,11 +554,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    server_url = os.environ.get("DATABASE_URL", "")
-    if not server_url:
-        raise SystemExit(
-            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
-        )
+    server_url = bench_server_url()
     started = time.perf_counter()
     if args.load:
         command = [sys.executable, str(Path(load.__file__)), "--complaints", str(args.load)]
@@ -573,9 +570,7 @@ def main(argv: list[str]) -> int:
         say(f"== {load.BENCH_DB}: {Complaint.objects.count():,} complaints ==")
         figures = run(args, database_url)
     finally:
-        if args.drop:
-            drop_database(server_url)
-            say(f"dropped database {load.BENCH_DB}")
+        keep_or_drop(server_url, keep=not args.drop)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     say(f"  (the client process's peak RSS: {peak:.0f} MB)")
     print_summary(figures, time.perf_counter() - started)

@@ -50,6 +50,9 @@ BENCH_DB = "ombud_bench"
 # Fixed, bench-only keys: the bench database is thrown away, so nothing real is ever signed.
 BENCH_SIGNING_KEY = base64.b64encode(b"bench-only-ledger-signing-seed32").decode()
 BENCH_SECRET_KEY = "bench-only-secret-key-never-used-anywhere-else-0123456789"  # noqa: S105
+# A fixed, bench-only key-encryption key: the bench's data keys do not depend on a var/keks file
+# being there, and bench/api.py's server opens what bench/load.py wrote.
+BENCH_KEKS = "bench:" + base64.b64encode(b"bench-only-key-encryption-key-32").decode()
 WARMUP = 3  # calls made before timing, so connection set-up and first-use caches are not timed
 RESULT_PREFIX = "RESULT "
 MB = 1_000_000
@@ -156,6 +159,26 @@ def drop_database(server_url: str) -> None:
     _admin(server_url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
+def bench_server_url() -> str:
+    """The PostgreSQL server the bench runs on: DATABASE_URL, or exit saying how to set it."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        raise SystemExit(
+            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
+        )
+    return url
+
+
+def keep_or_drop(server_url: str, *, keep: bool) -> None:
+    """At the end of a run: keep the bench database (to look at, or for a later bench) or
+    drop it, and say which."""
+    if keep:
+        say(f"kept database {BENCH_DB}")
+    else:
+        drop_database(server_url)
+        say(f"dropped database {BENCH_DB}")
+
+
 def setup_django(database_url: str) -> None:
     """Point Django at `database_url` with fixed bench keys and start it."""
     if str(ROOT) not in sys.path:
@@ -164,6 +187,7 @@ def setup_django(database_url: str) -> None:
     os.environ["DEBUG"] = "1"
     os.environ["OMBUD_LEDGER_SIGNING_KEY"] = BENCH_SIGNING_KEY
     os.environ.setdefault("SECRET_KEY", BENCH_SECRET_KEY)
+    os.environ["OMBUD_KEKS"] = BENCH_KEKS
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     import django
 
@@ -822,13 +846,9 @@ def print_summary(figures: list[Figure], seconds: float) -> None:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    server_url = os.environ.get("DATABASE_URL", "")
     if args.verify_child:
         return child_main(args.profile)
-    if not server_url:
-        raise SystemExit(
-            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
-        )
+    server_url = bench_server_url()
     started = time.perf_counter()
     child = VerificationChild(bench_url(server_url), args.profile)
     try:
@@ -840,11 +860,7 @@ def main(argv: list[str]) -> int:
             figures = run(args, child)
     finally:
         child.stop()
-        if args.keep:
-            say(f"kept database {BENCH_DB}")
-        else:
-            drop_database(server_url)
-            say(f"dropped database {BENCH_DB}")
+        keep_or_drop(server_url, keep=args.keep)
     print_summary(figures, time.perf_counter() - started)
     return 0 if all(f.passed for f in figures) else 1
 

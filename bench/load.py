@@ -30,7 +30,6 @@ The fill and the seal are held to the goal (under 10 minutes at a million compla
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import heapq
 import json
@@ -49,9 +48,11 @@ import ledger
 ledger.BENCH_DB = "ombud_bench_load"  # read by bench_url, recreate_database, drop_database
 
 from ledger import (  # noqa: E402 - after the database name is set, for clarity
+    BENCH_KEKS,
     Figure,
+    bench_server_url,
     bench_url,
-    drop_database,
+    keep_or_drop,
     migrate,
     print_summary,
     quiet_queries,
@@ -62,8 +63,6 @@ from ledger import (  # noqa: E402 - after the database name is set, for clarity
 )
 
 BENCH_DB = ledger.BENCH_DB
-# A fixed, bench-only key-encryption key, so that bench/api.py's server opens what this wrote.
-BENCH_KEKS = "bench:" + base64.b64encode(b"bench-only-key-encryption-key-32").decode()
 FILL_GOAL_SECONDS = 600
 MODERATION_HANDLERS = 16  # one per client of bench/api.py
 OTHER_HANDLERS = 2
@@ -1150,11 +1149,7 @@ def bench_environment() -> None:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    server_url = os.environ.get("DATABASE_URL", "")
-    if not server_url:
-        raise SystemExit(
-            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
-        )
+    server_url = bench_server_url()
     started = time.perf_counter()
     bench_environment()
     if args.check_only:
@@ -1171,11 +1166,7 @@ def main(argv: list[str]) -> int:
         with quiet_queries():
             figures = fill(args, bench_url(server_url))
     finally:
-        if args.keep:
-            say(f"kept database {BENCH_DB}")
-        else:
-            drop_database(server_url)
-            say(f"dropped database {BENCH_DB}")
+        keep_or_drop(server_url, keep=args.keep)
     # The rows/s figure has no goal of its own; the summary shows it beside the fill time.
     print_summary(figures, time.perf_counter() - started)
     return 0 if all(f.passed for f in figures) else 1

@@ -27,8 +27,9 @@ from datetime import datetime, timedelta
 from ledger import (
     BENCH_DB,
     Figure,
+    bench_server_url,
     bench_url,
-    drop_database,
+    keep_or_drop,
     median,
     migrate,
     percentile,
@@ -65,7 +66,7 @@ def fill(subjects: int, complaints: int, closed_at: datetime) -> float:
         cursor.execute(
             "INSERT INTO privacy_datasubject (pseudonym, kind, full_name_ct, email_ct, created_at)"
             " SELECT 'S-B' || lpad(i::text, 12, '0'), 'complainant', %s, %s, %s"
-            " FROM generate_series(%s, %s) AS i",
+            " FROM generate_series(%s::bigint, %s::bigint) AS i",
             [blob, blob, closed_at, first, first + subjects - 1],
         )
         cursor.execute(
@@ -95,8 +96,9 @@ def fill(subjects: int, complaints: int, closed_at: datetime) -> float:
             " description_id, received_at, acknowledged_at, triaged_at, decided_at, closed_at,"
             " acknowledge_due_at, triage_due_at, decision_due_at, updated_at)"
             " SELECT 'CMP-B-' || lpad(i::text, 10, '0'), 'web_form', %s, %s, 'high', 'normal',"
-            " 'P2', 'closed', '', '', %s + (i %% %s), %s + (i %% %s), %s, %s, %s, %s, %s, %s, %s,"
-            " %s, %s FROM generate_series(%s, %s) AS i",
+            " 'P2', 'closed', '', '', %s::bigint + (i %% %s::bigint),"
+            " %s::bigint + (i %% %s::bigint), %s, %s, %s, %s, %s, %s, %s,"
+            " %s, %s FROM generate_series(%s::bigint, %s::bigint) AS i",
             [
                 category.pk,
                 category.default_department_id,
@@ -234,11 +236,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    server_url = os.environ.get("DATABASE_URL", "")
-    if not server_url:
-        raise SystemExit(
-            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
-        )
+    server_url = bench_server_url()
     if args.complaints <= SMALL_COMPLAINTS or args.subjects <= PROBES * 8:
         raise SystemExit(f"--complaints must exceed {SMALL_COMPLAINTS}, --subjects {PROBES * 8}")
     started = time.perf_counter()
@@ -253,11 +251,7 @@ def main(argv: list[str]) -> int:
             figures = bench_erasure(args, rng, closed_at)
             figures += bench_retention(args.batch_size)
     finally:
-        if args.keep:
-            say(f"kept database {BENCH_DB}")
-        else:
-            drop_database(server_url)
-            say(f"dropped database {BENCH_DB}")
+        keep_or_drop(server_url, keep=args.keep)
     print_summary(figures, time.perf_counter() - started)
     return 0 if all(f.passed for f in figures) else 1
 

@@ -55,8 +55,9 @@ from ledger import (  # noqa: E402 - after the database name is set, for clarity
     MB,
     RESULT_PREFIX,
     Figure,
+    bench_server_url,
     bench_url,
-    drop_database,
+    keep_or_drop,
     maxrss_bytes,
     migrate,
     print_summary,
@@ -902,8 +903,10 @@ def digest(published: Any) -> list[str]:
         f"{_fmt(decisions['automated_detection_share'], '.1%')}",
         f"appeals filed {_fmt(appeals['filed'])}, decided {_fmt(appeals['decided'])}, "
         f"reversal rate {_fmt(appeals['reversal_rate'], '.1%')}",
-        f"repeats {_fmt(repeats['total'])} (same complainant {_fmt(repeats['same_complainant'])}"
-        f", same content {_fmt(repeats['same_content'])}); ratings {_fmt(ratings['ratings'])}, "
+        f"repeats {_fmt(repeats['total'])} (same complainant only "
+        f"{_fmt(repeats['by_kind']['same_complainant_only'])}, same content only "
+        f"{_fmt(repeats['by_kind']['same_content_only'])}, both "
+        f"{_fmt(repeats['by_kind']['both'])}); ratings {_fmt(ratings['ratings'])}, "
         f"mean {_fmt(ratings['mean'], '')}",
         f"privacy requests: {requests}; erasures: {erasures}; holds open "
         f"{_fmt(f['legal_holds_open'])}",
@@ -1123,11 +1126,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.measure_child:
         return child_main()
-    server_url = os.environ.get("DATABASE_URL", "")
-    if not server_url:
-        raise SystemExit(
-            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
-        )
+    server_url = bench_server_url()
     if args.complaints < 1000:
         raise SystemExit("--complaints must be at least 1,000")
     started = time.perf_counter()
@@ -1151,11 +1150,7 @@ def main(argv: list[str]) -> int:
             explain_slowest(month, args.explain)
     finally:
         child.stop()
-        if args.keep:
-            say(f"kept database {BENCH_DB}")
-        else:
-            drop_database(server_url)
-            say(f"dropped database {BENCH_DB}")
+        keep_or_drop(server_url, keep=args.keep)
     print_summary(figures, time.perf_counter() - started)
     return 0 if all(f.passed for f in figures) else 1
 

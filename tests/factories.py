@@ -265,6 +265,13 @@ def totp_device(user: Any) -> Any:
     return TOTPDevice.objects.create(user=user, name="test", confirmed=True)
 
 
+def totp_code(device: Any) -> str:
+    """The code `device`'s authenticator app shows now."""
+    from django_otp.oath import totp
+
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
 def sign_in_pages(client: Any, user: Any) -> Any:
     """Sign `client` in as `user` as the sign-in pages would: the session holds the user and,
     for staff, the authenticator device that verified them."""

@@ -37,10 +37,6 @@ def _code_for_key(hex_key: str) -> str:
     return f"{totp(bytes.fromhex(hex_key)):06d}"
 
 
-def _code(device: TOTPDevice) -> str:
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
-
-
 def _b32_to_hex(b32: str) -> str:
     import base64
 
@@ -86,7 +82,7 @@ class Person:
         _go(page, "main button[type=submit]")
         if device is not None:
             assert "/accounts/two-factor/" in page.url
-            page.fill("#id_token", _code(device))
+            page.fill("#id_token", factories.totp_code(device))
             _go(page, "main button[type=submit]")
         assert "Signed in as" in page.inner_text("main") or "/accounts/" not in page.url
 

@@ -10,7 +10,6 @@ from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audits.models import LedgerEntry
@@ -25,10 +24,6 @@ def _with_password(user: Any) -> Any:
     user.set_password(PASSWORD)
     user.save()
     return user
-
-
-def _code(device: TOTPDevice) -> str:
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
 
 
 def _password_step(client: Client, user: Any, next_url: str = "") -> Any:
@@ -86,7 +81,7 @@ def test_a_staff_member_sets_up_an_authenticator_on_first_sign_in(handler: Any) 
     wrong = client.post(reverse("two-factor-setup"), {"token": "000000"})
     assert wrong.status_code == 400
     assert not TOTPDevice.objects.get(pk=device.pk).confirmed
-    done = client.post(reverse("two-factor-setup"), {"token": _code(device)})
+    done = client.post(reverse("two-factor-setup"), {"token": factories.totp_code(device)})
     assert done.status_code == 302
     assert TOTPDevice.objects.get(pk=device.pk).confirmed
     assert LedgerEntry.objects.filter(event_type="account.two_factor_enrolled").count() == 1
@@ -108,7 +103,7 @@ def test_a_staff_member_with_an_authenticator_gives_a_code(supervisor: Any) -> N
     device.throttling_failure_count = 0  # the device's own back-off, tested by django-otp
     device.throttling_failure_timestamp = None
     device.save()
-    ok = client.post(reverse("two-factor"), {"token": _code(device)})
+    ok = client.post(reverse("two-factor"), {"token": factories.totp_code(device)})
     assert ok.status_code == 302
     assert client.get(reverse("home")).wsgi_request.user.is_verified()
 
@@ -143,7 +138,7 @@ def test_repeated_wrong_codes_lock_the_account(supervisor: Any) -> None:
     device.throttling_failure_count = 0
     device.throttling_failure_timestamp = None
     device.save()
-    locked = client.post(reverse("two-factor"), {"token": _code(device)})
+    locked = client.post(reverse("two-factor"), {"token": factories.totp_code(device)})
     assert locked.status_code == 429
     assert client.get(reverse("home")).wsgi_request.user.is_anonymous
 

@@ -15,7 +15,6 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
@@ -59,10 +58,6 @@ def _with_password(user: Any) -> Any:
     return user
 
 
-def _code(device: TOTPDevice) -> str:
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
-
-
 def _password_step(client: Client, username: str, password: str = PASSWORD) -> Any:
     return client.post(reverse("sign-in"), {"username": username, "password": password})
 
@@ -102,7 +97,7 @@ def test_the_staff_sign_in_is_ledgered_at_the_code_step_only(
     assert _password_step(client, supervisor.username)["Location"] == reverse("two-factor")
     assert _entries("account.signed_in") == []
     assert _lines(security_log, "signed_in") == []
-    code = _code(device)
+    code = factories.totp_code(device)
     assert client.post(reverse("two-factor"), {"token": code}).status_code == 302
     (entry,) = _entries("account.signed_in")
     assert '"method":"password+totp"' in entry.body
@@ -122,7 +117,7 @@ def test_a_first_staff_sign_in_logs_the_set_up_and_signs_in_once(
     client.get(reverse("two-factor-setup"))
     device = TOTPDevice.objects.get(user=handler, confirmed=False)
     with django_capture_on_commit_callbacks(execute=True):
-        done = client.post(reverse("two-factor-setup"), {"token": _code(device)})
+        done = client.post(reverse("two-factor-setup"), {"token": factories.totp_code(device)})
     assert done.status_code == 302
     (line,) = _lines(security_log, "two_factor_enrolled")
     assert f"user={handler.pk} " in line
@@ -267,7 +262,7 @@ def test_a_sign_in_the_ledger_cannot_record_does_not_happen(supervisor: Any) -> 
     client = Client(raise_request_exception=False)
     assert _password_step(client, supervisor.username).status_code == 302
     with mock.patch.object(services, "account_event_record", side_effect=RuntimeError("down")):
-        response = client.post(reverse("two-factor"), {"token": _code(device)})
+        response = client.post(reverse("two-factor"), {"token": factories.totp_code(device)})
     assert response.status_code == 500
     assert "sessionid" not in response.cookies
     assert client.get(reverse("home")).wsgi_request.user.is_anonymous
