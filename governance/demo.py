@@ -336,7 +336,8 @@ class _Demo:
                 )
 
     def clauses(self, admin: Any) -> None:
-        start = (self.now - timedelta(days=365)).date()
+        # Clause days are business days, as the decision services count them.
+        start = deadlines.business_date(self.now - timedelta(days=365))
         for code, title, _category, text in CLAUSES:
             if not PolicyClause.objects.filter(code=code).exists():
                 services.policy_clause_publish(
@@ -370,16 +371,21 @@ class _Demo:
                         code=code,
                         title=title,
                         text=text,
-                        effective_from=revised_on.date(),
+                        effective_from=deadlines.business_date(revised_on),
                         now=revised_on - timedelta(days=2),
                     ),
                 )
 
     def clause_for(self, category: str, on: datetime) -> PolicyClause:
+        """Return a clause of `category` in the version in force on the business day of `on`.
+
+        The business day, not the server's: the services check the clause on it, and a moment
+        late in the evening in UTC is already the next day in the business time zone.
+        """
         codes = [c[0] for c in CLAUSES if c[2] == category]
         code = codes[self.rng.randrange(len(codes))]
         return (
-            PolicyClause.objects.filter(code=code, effective_from__lte=timezone.localdate(on))
+            PolicyClause.objects.filter(code=code, effective_from__lte=deadlines.business_date(on))
             .order_by("-version")
             .first()
         ) or PolicyClause.objects.filter(code=code).order_by("version").first()  # type: ignore[return-value]
@@ -561,7 +567,7 @@ class _Demo:
             if automated and self.rng.random() < 0.5
             else AutomatedDecision.NOT_AUTOMATED,
             territorial_scope=self.rng.choice([["CN"], ["CN"], ["DE", "FR"], ["CN", "IE"]]),
-            restriction_end=(timezone.localdate(at) + timedelta(days=30))
+            restriction_end=(deadlines.business_date(at) + timedelta(days=30))
             if DecisionAction.ACCOUNT_SUSPENDED in actions
             else None,
             now=at,
@@ -620,7 +626,7 @@ class _Demo:
         if original.restriction_end and kwargs.get("actions", original.actions) == original.actions:
             kwargs["restriction_end"] = (
                 original.restriction_end
-                if original.restriction_end > timezone.localdate(at)
+                if original.restriction_end > deadlines.business_date(at)
                 else None
             )
             if kwargs["restriction_end"] is None:

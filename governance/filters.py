@@ -1,9 +1,11 @@
 """Query-string filters for the governance lists."""
 
 from datetime import UTC
+from typing import Any
 
 import django_filters
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django_filters.fields import IsoDateTimeField
 
 from .choices import Channel, ComplaintStatus, DecisionKind, DecisionOutcome, Priority
@@ -34,7 +36,27 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
-class ComplaintFilter(django_filters.FilterSet):
+_FORM_CLASSES: dict[tuple[type, str | None], Any] = {}
+
+
+class FilterSet(django_filters.FilterSet):
+    """django-filter's FilterSet, with its form class built once per language, not per request.
+
+    django-filter builds a new form class for every request, each of its fields from scratch,
+    and the labels in the request's language. None of Ombud's filters depends on the request,
+    so the class is kept by filter set and language (Django's form copies the class's fields
+    into each form it makes, so no request sees another's).
+    """
+
+    def get_form_class(self):  # type: ignore[no-untyped-def]
+        key = (type(self), translation.get_language())
+        form_class = _FORM_CLASSES.get(key)
+        if form_class is None:
+            form_class = _FORM_CLASSES[key] = super().get_form_class()
+        return form_class
+
+
+class ComplaintFilter(FilterSet):
     # distinct=False: these are the complaint's own columns, so no join can repeat a row, and
     # django-filter's default DISTINCT makes PostgreSQL sort every matching row, joins and
     # ciphertexts included, before it can take a page (120 ms at a million complaints).
@@ -60,7 +82,7 @@ class ComplaintFilter(django_filters.FilterSet):
         return queryset
 
 
-class DecisionFilter(django_filters.FilterSet):
+class DecisionFilter(FilterSet):
     complaint = django_filters.CharFilter(field_name="complaint__reference")
     outcome = django_filters.MultipleChoiceFilter(choices=DecisionOutcome.choices, distinct=False)
     kind = django_filters.ChoiceFilter(choices=DecisionKind.choices)
@@ -74,7 +96,7 @@ class DecisionFilter(django_filters.FilterSet):
         fields = ["complaint", "outcome", "kind", "department", "category"]
 
 
-class PolicyClauseFilter(django_filters.FilterSet):
+class PolicyClauseFilter(FilterSet):
     code = django_filters.CharFilter()
 
     class Meta:

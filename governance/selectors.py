@@ -84,7 +84,8 @@ def complaint_get(*, user: Any, reference: str, brief: bool = False) -> Complain
         rows = Complaint.objects.visible_to(user).only("reference", "department_id", "status")
     else:
         rows = complaint_list(user=user)
-    complaint = rows.filter(reference=reference).first()
+    # References are unique: no ORDER BY, which first() would add (see _chronological).
+    complaint = next(iter(rows.filter(reference=reference).order_by()[:1]), None)
     if complaint is None:
         raise NotFound(_("No complaint %s is visible to you; check the reference.") % reference)
     return complaint
@@ -223,8 +224,8 @@ def complaint_timeline(*, user: Any, reference: str) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
 
     previous = None
-    for record in complaint.history.select_related("history_user").order_by(
-        "history_date", "history_id"
+    for record in _chronological(
+        complaint.history.select_related("history_user"), "history_date", "history_id"
     ):
         changes: dict[str, Any] = {}
         if previous is not None:
@@ -241,7 +242,7 @@ def complaint_timeline(*, user: Any, reference: str) -> list[TimelineEntry]:
         )
         previous = record
 
-    for t in complaint.transitions.select_related("actor"):
+    for t in _chronological(complaint.transitions.select_related("actor"), "at"):
         entries.append(
             TimelineEntry(
                 at=t.at,
@@ -251,7 +252,9 @@ def complaint_timeline(*, user: Any, reference: str) -> list[TimelineEntry]:
                 details={"from": t.from_status, "to": t.to_status, "reason": t.reason},
             )
         )
-    for a in complaint.assignments.select_related("assignee", "assigned_by"):
+    for a in _chronological(
+        complaint.assignments.select_related("assignee", "assigned_by"), "assigned_at"
+    ):
         entries.append(
             TimelineEntry(
                 at=a.assigned_at,
@@ -261,7 +264,9 @@ def complaint_timeline(*, user: Any, reference: str) -> list[TimelineEntry]:
                 details={"reason": a.reason, "ended_at": a.ended_at},
             )
         )
-    for d in complaint.decisions.select_related("decided_by", "policy_clause"):
+    for d in _chronological(
+        complaint.decisions.select_related("decided_by", "policy_clause"), "decided_at"
+    ):
         entries.append(
             TimelineEntry(
                 at=d.decided_at,
@@ -278,7 +283,7 @@ def complaint_timeline(*, user: Any, reference: str) -> list[TimelineEntry]:
                 },
             )
         )
-    for ap in complaint.appeals.all():
+    for ap in _chronological(complaint.appeals.all(), "filed_at"):
         entries.append(
             TimelineEntry(
                 at=ap.filed_at,
@@ -293,6 +298,16 @@ def complaint_timeline(*, user: Any, reference: str) -> list[TimelineEntry]:
 
 
 _KIND_ORDER = {"transition": 0, "assignment": 1, "decision": 2, "appeal": 3, "history": 4}
+
+
+def _chronological(rows: QuerySet[Any], at: str, tiebreak: str = "pk") -> list[Any]:
+    """Return a complaint's few rows of one kind oldest first, ordered here, not by SQL.
+
+    Django 5.2 hashes every selected column of an ordered query as it compiles it (through
+    `inspect`, once per column); the timeline's five queries select 139 columns between
+    them, and sorting a handful of rows in Python costs a fraction of that.
+    """
+    return sorted(rows.order_by(), key=lambda row: (getattr(row, at), getattr(row, tiebreak)))
 
 
 def _plain(value: Any) -> Any:

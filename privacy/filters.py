@@ -2,13 +2,13 @@
 
 import django_filters
 
-from governance.filters import UtcIsoDateTimeFilter
+from governance.filters import FilterSet, UtcIsoDateTimeFilter
 
 from .choices import AccessOutcome, AccessPurpose
 from .models import AccessLogEntry
 
 
-class AccessLogFilter(django_filters.FilterSet):
+class AccessLogFilter(FilterSet):
     subject = django_filters.CharFilter(field_name="subject__pseudonym")
     reader = django_filters.CharFilter(field_name="reader_ref")
     purpose = django_filters.MultipleChoiceFilter(choices=AccessPurpose.choices)

@@ -488,6 +488,20 @@ def test_the_api_counts_anonymous_callers_of_endpoints_that_need_a_sign_in() -> 
     assert guessed.status_code == 429  # a guessed token is an anonymous caller too
 
 
+def test_the_api_counts_session_writes_refused_for_their_csrf_token(complainant: Any) -> None:
+    # DRF checks a session's CSRF token while it authenticates, and answered 403 uncounted.
+    api = APIClient(enforce_csrf_checks=True)
+    api.force_login(complainant)
+    with _throttled(anon="2/min"):
+        statuses = [
+            api.post("/api/v1/complaints/", {}, format="json").status_code for _ in range(3)
+        ]
+        read = api.get("/api/v1/complaints/")
+
+    assert statuses == [403, 403, 429]
+    assert read.status_code == 200  # the signed-in reads are counted per user, not as anonymous
+
+
 def test_an_html_page_of_the_api_counts_once(complainant: Any) -> None:
     # The browsable API checks permissions again for each form it draws; each check used to
     # count against the caller's rate.

@@ -6,6 +6,7 @@ the calls that are allowed (and the ones refused for bad input or state) answer.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,13 +19,14 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audits.models import LedgerEntry
 from governance import services
 from governance.choices import ComplaintStatus, DecisionOutcome, Role
+from governance.filters import ComplaintFilter
 from governance.models import (
     Appeal,
     Complaint,
@@ -1459,6 +1461,36 @@ def test_the_schema_gives_the_timeline_as_one_plain_list(
     assert isinstance(response.json(), list)
 
 
+def test_the_timeline_tells_the_complaint_in_order(
+    as_user: Callable[[Any], APIClient], compliance: Any
+) -> None:
+    # The timeline's rows are ordered in Python, not by SQL (selectors._chronological).
+    f = factories.flow_at(S.APPEAL_DECIDED)
+
+    entries = as_user(compliance).get(_complaint_url(f.complaint, "timeline")).json()
+
+    times = [e["at"] for e in entries]
+    assert times == sorted(times)
+    moves = [
+        (e["details"]["from"], e["details"]["to"]) for e in entries if e["kind"] == "transition"
+    ]
+    assert moves[0][0] == S.RECEIVED
+    assert moves[-1][1] == S.APPEAL_DECIDED
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(moves)), moves
+    statuses = [
+        e["details"]["changes"]["status"]
+        for e in entries
+        if e["kind"] == "history" and "status" in e["details"]["changes"]
+    ]
+    # Each history row is compared with the one before it, so the statuses chain too.
+    assert [c["from"] for c in statuses[1:]] == [c["to"] for c in statuses[:-1]]
+    assert statuses[-1]["to"] == S.APPEAL_DECIDED
+    decisions = [e["details"]["decision"] for e in entries if e["kind"] == "decision"]
+    assert len(decisions) == 2
+    assert decisions == sorted(decisions)
+    assert [e["kind"] for e in entries].count("appeal") == 1
+
+
 def test_a_time_filter_takes_any_offset_python_reads(
     as_user: Callable[[Any], APIClient], compliance: Any
 ) -> None:
@@ -1525,3 +1557,20 @@ def test_complaint_representation_equals_drf_s_generic_one(zone: str, listing: b
                     compared += 1
     # every case was read by its own complainant, handler and lead and by compliance
     assert compared >= 4 * len(cases)
+
+
+def test_filter_forms_are_built_once_per_language_and_hold_no_request() -> None:
+    rows = Complaint.objects.none()
+    first = ComplaintFilter(data={"status": ["received"]}, queryset=rows)
+    second = ComplaintFilter(data={"status": ["bogus"]}, queryset=rows)
+    with translation.override("zh-hans"):
+        chinese = ComplaintFilter(data={}, queryset=rows)
+        chinese_form = chinese.form
+
+    assert type(first.form) is type(second.form)
+    assert type(chinese_form) is not type(first.form)
+    assert first.form.fields["status"] is not second.form.fields["status"]
+    assert first.is_valid()
+    assert first.form.cleaned_data["status"] == ["received"]
+    assert not second.is_valid()
+    assert "status" in second.form.errors
