@@ -7,6 +7,7 @@ import django_filters
 from django.core.exceptions import ValidationError
 from django.utils import translation
 from django_filters.fields import IsoDateTimeField
+from django_filters.filters import QuerySetRequestMixin
 
 from .choices import Channel, ComplaintStatus, DecisionKind, DecisionOutcome, Priority
 from .models import Complaint, Decision, PolicyClause
@@ -43,12 +44,17 @@ class FilterSet(django_filters.FilterSet):
     """django-filter's FilterSet, with its form class built once per language, not per request.
 
     django-filter builds a new form class for every request, each of its fields from scratch,
-    and the labels in the request's language. None of Ombud's filters depends on the request,
-    so the class is kept by filter set and language (Django's form copies the class's fields
-    into each form it makes, so no request sees another's).
+    and the labels in the request's language. A filter whose choices come from the request
+    (django-filter's `QuerySetRequestMixin`: a model choice with a callable queryset) would
+    build its field for the first request's user, so a filter set with one is never kept;
+    Ombud's filters depend on no request, and their class is kept by filter set and language
+    (Django's form copies the class's fields into each form it makes, so no request sees
+    another's).
     """
 
     def get_form_class(self):  # type: ignore[no-untyped-def]
+        if any(isinstance(f, QuerySetRequestMixin) for f in self.filters.values()):
+            return super().get_form_class()
         key = (type(self), translation.get_language())
         form_class = _FORM_CLASSES.get(key)
         if form_class is None:

@@ -502,6 +502,32 @@ def test_the_api_counts_session_writes_refused_for_their_csrf_token(complainant:
     assert read.status_code == 200  # the signed-in reads are counted per user, not as anonymous
 
 
+def test_a_signed_in_body_the_api_cannot_parse_is_not_counted_as_anonymous(
+    complainant: Any,
+) -> None:
+    # The CSRF check reads the body while DRF authenticates, so a malformed one fails there;
+    # its sender holds a valid session and token, and must not use up the address's
+    # anonymous allowance.
+    api = APIClient(enforce_csrf_checks=True)
+    api.force_login(complainant)
+    secret = "a" * 32
+    api.cookies[settings.CSRF_COOKIE_NAME] = secret
+    with _throttled(anon="2/min"):
+        statuses = [
+            api.post(
+                "/api/v1/complaints/",
+                "{not json",
+                content_type="application/json",
+                HTTP_X_CSRFTOKEN=secret,
+            ).status_code
+            for _ in range(3)
+        ]
+        anonymous = APIClient().get("/api/v1/complaints/")
+
+    assert statuses == [400, 400, 400]
+    assert anonymous.status_code == 401
+
+
 def test_an_html_page_of_the_api_counts_once(complainant: Any) -> None:
     # The browsable API checks permissions again for each form it draws; each check used to
     # count against the caller's rate.

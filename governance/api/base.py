@@ -6,8 +6,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.utils.translation import gettext as _
-from rest_framework import viewsets
-from rest_framework.exceptions import APIException
+from rest_framework import exceptions, viewsets
 from rest_framework.request import Request
 
 from governance.errors import PermissionDenied
@@ -27,14 +26,15 @@ class PolicyViewSet(viewsets.GenericViewSet):
     # token, or no sign-in where one is needed) was never counted: guessing tokens went
     # unlimited. Here every caller is counted before either answer, and gets 429 once over its
     # rate (a refused token, or a session's write without its CSRF token, counts as the
-    # anonymous caller DRF has made it). Once per request: the
-    # browsable API checks permissions again for each form it draws, on a copy of the request
-    # that shares the HttpRequest, which is where the mark is kept.
+    # anonymous caller DRF has made it). Not a body DRF cannot parse, which the CSRF check may
+    # read while authenticating: its sender may be signed in, and is answered 400 or 415.
+    # Once per request: the browsable API checks permissions again for each form it draws, on
+    # a copy of the request that shares the HttpRequest, which is where the mark is kept.
 
     def perform_authentication(self, request: Request) -> None:
         try:
             super().perform_authentication(request)
-        except APIException:  # a refused token (401) or a missing CSRF token (403)
+        except (exceptions.AuthenticationFailed, exceptions.PermissionDenied):  # 401, CSRF 403
             self.check_throttles(request)  # DRF has made the caller anonymous already
             raise
 

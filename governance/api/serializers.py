@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from functools import cached_property
 from typing import Any
 
 from django.utils import timezone
@@ -185,18 +186,16 @@ class ComplaintOut(serializers.ModelSerializer):
             "personal_data": self.get_personal_data(instance),
             "assignee": self.get_assignee(instance),
         }
-        zone = self._zone()
+        zone = self._zone
         for name in COMPLAINT_TIMES:
             representation[name] = _iso_datetime(getattr(instance, name), zone)
         return representation
 
+    @cached_property
     def _zone(self) -> tzinfo:
         # Once per serializer: a list's one child serializer writes all its complaints, and
-        # reading the current zone (a context-local lookup) for each was a tenth of a page.
-        zone = self.__dict__.get("_current_zone")
-        if zone is None:
-            zone = self.__dict__["_current_zone"] = timezone.get_current_timezone()
-        return zone
+        # read the current zone (a context-local lookup) for each of them.
+        return timezone.get_current_timezone()
 
     def get_allowed_next(self, obj: Complaint) -> list[str]:
         return obj.allowed_next()

@@ -1559,7 +1559,7 @@ def test_complaint_representation_equals_drf_s_generic_one(zone: str, listing: b
     assert compared >= 4 * len(cases)
 
 
-def test_filter_forms_are_built_once_per_language_and_hold_no_request() -> None:
+def test_filter_forms_are_built_once_per_language_and_share_no_fields() -> None:
     rows = Complaint.objects.none()
     first = ComplaintFilter(data={"status": ["received"]}, queryset=rows)
     second = ComplaintFilter(data={"status": ["bogus"]}, queryset=rows)

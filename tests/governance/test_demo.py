@@ -29,7 +29,9 @@ def demo(admin_user: Any, settings: Any) -> _Demo:
 
 
 @pytest.mark.parametrize("category", ["harassment", "advertising"])
-def test_clause_for_picks_the_version_in_force_on_the_business_day(demo, category):
+def test_clause_for_picks_the_version_in_force_on_the_business_day(
+    demo: _Demo, category: str
+) -> None:
     # given: the category's revised clause comes into force on 1 October, and every hour from
     # two days before that to two days after, in UTC
     assert PolicyClause.objects.get(
