@@ -459,7 +459,7 @@ def review_record(
             department=item.decision.complaint.department,
             opened_at=at,
         )
-        stamp_history(action, actor, "Opened by a disagreeing review")
+        stamp_history(action, actor, "Opened by a disagreeing review", at=at)
         action.save()
         ledger_append(
             event_type=EventType.CORRECTIVE_ACTION_OPENED,
@@ -503,7 +503,7 @@ def corrective_action_close(
     action.closed_at = at
     action.closed_by = actor
     action.resolution = resolution
-    stamp_history(action, actor, "Closed by the department's lead")
+    stamp_history(action, actor, "Closed by the department's lead", at=at)
     action.save()
     ledger_append(
         event_type=EventType.CORRECTIVE_ACTION_CLOSED,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,11 +17,19 @@ def _db(db: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> Any:
+def _fresh_rate_limits(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Start every test with empty request counts: the suite signs in from 127.0.0.1 far more
-    often than the rate limits (governance/pages/limits.py, the API throttles) allow."""
-    from django.core.cache import cache
+    often than the rate limits (governance/pages/limits.py, the API throttles) allow.
 
+    django-ratelimit's clock is also held still for the test: it counts in fixed windows, each
+    ending at a moment of the hour set by its key, and a test whose requests straddled that
+    moment saw its count start again (one such failure in a full run on 2026-11-30).
+    """
+    from django.core.cache import cache
+    from django_ratelimit import core
+
+    frozen = time.time()
+    monkeypatch.setattr(core, "time", SimpleNamespace(time=lambda: frozen))
     cache.clear()
     yield
     cache.clear()

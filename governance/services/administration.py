@@ -74,7 +74,7 @@ def role_grant(
     membership = RoleMembership(
         user=user, role=role, department=department, granted_at=at, granted_by=actor
     )
-    stamp_history(membership, actor, reason or _("Role granted"))
+    stamp_history(membership, actor, reason or _("Role granted"), at=at)
     try:
         with transaction.atomic():
             membership.save()
@@ -139,7 +139,7 @@ def complainant_register(
     except IntegrityError as exc:
         raise Conflict(_("That user name is taken; choose another.")) from exc
     membership = RoleMembership(user=candidate, role=Role.COMPLAINANT, granted_at=at)
-    stamp_history(membership, candidate, _("Registered as a complainant"))
+    stamp_history(membership, candidate, _("Registered as a complainant"), at=at)
     membership.save()
     candidate.groups.add(Group.objects.get(name=Role.COMPLAINANT))
     ledger_append(
@@ -330,7 +330,7 @@ def role_revoke(
         raise ValidationFailed(_("The role was not revoked."), fields={"reason": [_("Say why.")]})
     at = at_or_now(now)
     membership.revoked_at = at
-    stamp_history(membership, actor, reason)
+    stamp_history(membership, actor, reason, at=at)
     membership.save()
     user = membership.user
     if not RoleMembership.objects.filter(
@@ -374,7 +374,8 @@ def reference_record_save(
             _("Nothing was saved."), fields={"reason": [_("Say why this changes.")]}
         )
     full_clean_or_fail(record, _("Nothing was saved; correct the fields named."))
-    stamp_history(record, actor, reason)
+    at = at_or_now(now)
+    stamp_history(record, actor, reason, at=at)
     record.save()
     fields = {f.attname: f.value_from_object(record) for f in record._meta.concrete_fields}
     ledger_append(
@@ -382,6 +383,6 @@ def reference_record_save(
         object_ref=f"{record._meta.model_name}:{record.pk}",
         actor_ref=actor_ref(actor),
         data={k: (v.isoformat() if isinstance(v, date) else v) for k, v in fields.items()},
-        at=at_or_now(now),
+        at=at,
     )
     return record

@@ -247,7 +247,7 @@ def complaint_file(
         _("The complaint was not filed; correct the fields named."),
         exclude=["reference", "complainant", "description", "affected_subject"],
     )
-    save_complaint(complaint, actor, _("Complaint received"))
+    save_complaint(complaint, actor, _("Complaint received"), at=at)
     ledger_append(
         event_type=EventType.COMPLAINT_RECEIVED,
         object_ref=f"complaint:{complaint.reference}",
@@ -282,8 +282,9 @@ def _plain_step(
 ) -> Complaint:
     """Take a handling step that changes nothing but the status."""
     complaint = _handling_step(complaint, actor)
-    transition(complaint, to_status, actor=actor, reason=reason, at=at_or_now(now))
-    save_complaint(complaint, actor, reason)
+    at = at_or_now(now)
+    transition(complaint, to_status, actor=actor, reason=reason, at=at)
+    save_complaint(complaint, actor, reason, at=at)
     return complaint
 
 
@@ -343,7 +344,7 @@ def complaint_triage(
     complaint.urgency = urgency or complaint.urgency
     complaint.priority = priority_for(complaint.severity, complaint.urgency)
     complaint.decision_due_at = _decision_due(complaint.received_at, complaint.priority)
-    save_complaint(complaint, actor, reason)
+    save_complaint(complaint, actor, reason, at=at)
     ledger_append(
         event_type=EventType.COMPLAINT_TRIAGED,
         object_ref=f"complaint:{complaint.reference}",
@@ -402,7 +403,7 @@ def complaint_assign(
             complaint=complaint, ended_at__isnull=True
         )
         current.ended_at = at
-        stamp_history(current, actor, reason)
+        stamp_history(current, actor, reason, at=at)
         current.save()
     else:
         reason = reason.strip() or _("Assigned")
@@ -410,11 +411,11 @@ def complaint_assign(
     assignment = Assignment(
         complaint=complaint, assignee=assignee, assigned_by=actor, assigned_at=at, reason=reason
     )
-    stamp_history(assignment, actor, reason)
+    stamp_history(assignment, actor, reason, at=at)
     assignment.save()
     complaint.assignee = assignee
     complaint.updated_at = at
-    save_complaint(complaint, actor, reason)
+    save_complaint(complaint, actor, reason, at=at)
     ledger_append(
         event_type=EventType.COMPLAINT_ASSIGNED,
         object_ref=f"complaint:{complaint.reference}",
@@ -475,7 +476,7 @@ def complaint_withdraw(
         )
         recorded_reason = _("Withdrawn by the complainant (reason: note %s)") % note.pk
     transition(complaint, ComplaintStatus.WITHDRAWN, actor=actor, reason=recorded_reason, at=at)
-    save_complaint(complaint, actor, recorded_reason)
+    save_complaint(complaint, actor, recorded_reason, at=at)
     return complaint
 
 

@@ -321,7 +321,7 @@ def decision_record(
                 reason=_("Decision recorded"),
                 at=at,
             )
-            save_complaint(complaint, actor, _("Decision recorded"))
+            save_complaint(complaint, actor, _("Decision recorded"), at=at)
         _decision_ledger(decision, EventType.DECISION_RECORDED)
     return decision
 
@@ -386,9 +386,9 @@ def appeal_file(
         filed_by=actor,
         filed_at=at,
     )
-    stamp_history(appeal, actor, _("Appeal filed"))
+    stamp_history(appeal, actor, _("Appeal filed"), at=at)
     appeal.save()
-    save_complaint(complaint, actor, _("Appeal filed"))
+    save_complaint(complaint, actor, _("Appeal filed"), at=at)
     ledger_append(
         event_type=EventType.APPEAL_FILED,
         object_ref=f"appeal:{appeal.pk}",
@@ -601,10 +601,10 @@ def appeal_decide(
     transition(
         complaint, ComplaintStatus.APPEAL_DECIDED, actor=actor, reason=_("Appeal decided"), at=at
     )
-    save_complaint(complaint, actor, _("Appeal decided"))
+    save_complaint(complaint, actor, _("Appeal decided"), at=at)
     appeal.status = AppealStatus.DECIDED
     appeal.decided_at = at
-    stamp_history(appeal, actor, _("Appeal decided"))
+    stamp_history(appeal, actor, _("Appeal decided"), at=at)
     appeal.save()
     _decision_ledger(decision, EventType.APPEAL_DECIDED)
     return decision

@@ -108,7 +108,7 @@ def policy_clause_publish(
         published_by=actor if actor.is_authenticated else None,
     )
     full_clean_or_fail(clause, _("The clause was not published; correct the fields named."))
-    stamp_history(clause, actor, _("Version published"))
+    stamp_history(clause, actor, _("Version published"), at=at)
     try:
         with transaction.atomic():
             clause.save()

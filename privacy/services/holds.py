@@ -89,7 +89,7 @@ def legal_hold_place(
         placed_by=actor,
         placed_at=at,
     )
-    stamp_history(hold, actor, _("Legal hold placed"))
+    stamp_history(hold, actor, _("Legal hold placed"), at=at)
     hold.save()
     ledger_append(
         event_type=EventType.LEGAL_HOLD_PLACED,
@@ -135,7 +135,7 @@ def legal_hold_release(
     hold.released_at = at
     hold.released_by = actor
     hold.release_reason = reason
-    stamp_history(hold, actor, _("Legal hold released"))
+    stamp_history(hold, actor, _("Legal hold released"), at=at)
     hold.save()
     ledger_append(
         event_type=EventType.LEGAL_HOLD_RELEASED,

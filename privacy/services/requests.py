@@ -157,7 +157,7 @@ def _move(
     if to_status in (S.COMPLETED, S.REFUSED):
         request.closed_at, request.closed_by = at, actor
         request.lookup_digests = []  # the request has ended: nothing may find the person now
-    stamp_history(request, actor, reason or _("Privacy request %s") % to_status)
+    stamp_history(request, actor, reason or _("Privacy request %s") % to_status, at=at)
     request.save()
     return ledger_append(
         event_type=EventType.PRIVACY_REQUEST_CHANGED,
@@ -214,7 +214,7 @@ def _create(
         ),
         recorded_by=actor,
     )
-    stamp_history(request, actor, _("Privacy request received"))
+    stamp_history(request, actor, _("Privacy request received"), at=at)
     request.save()
     ledger_append(
         event_type=EventType.PRIVACY_REQUEST_RECEIVED,
@@ -482,7 +482,7 @@ def _complete_deletion(
     )
     request.receipt = receipts.receipt_sign(receipt)
     request.ledger_seq = proof[-1].seq
-    stamp_history(request, actor, _("Deletion receipt issued"))
+    stamp_history(request, actor, _("Deletion receipt issued"), at=at)
     request.save(update_fields=["receipt", "ledger_seq"])
     if recipients:
         transaction.on_commit(
@@ -864,7 +864,7 @@ def privacy_requests_escalate(*, now: datetime | None = None) -> int:
             if not won:
                 continue  # another run escalated it first, or it was answered meanwhile
             request = PrivacyRequest.objects.get(pk=pk)
-            stamp_history(request, None, _("Overdue: escalated to the privacy officers"))
+            stamp_history(request, None, _("Overdue: escalated to the privacy officers"), at=at)
             request.save(update_fields=["escalated_at"])  # for the history row
             ledger_append(
                 event_type=EventType.SLA_BREACHED,

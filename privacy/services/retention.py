@@ -160,7 +160,7 @@ def retention_rule_set(
     rule.counted_from = counted_from
     rule.legal_basis = legal_basis
     rule.updated_at = at
-    stamp_history(rule, actor, reason)
+    stamp_history(rule, actor, reason, at=at)
     try:
         with transaction.atomic():
             rule.save()
