@@ -114,13 +114,13 @@ def legal_hold_release(
         raise PermissionDenied(
             _("Only privacy and compliance officers release legal holds; ask one of them.")
         )
-    at = at_or_now(now)
     # Locked, so two officers releasing at once cannot both succeed.
     hold = (
         LegalHold.objects.select_for_update(of=("self",))
         .select_related("subject", "complaint")
         .get(pk=hold.pk)
     )
+    at = at_or_now(now)  # after the lock: the hold's rows are written in time order
     if hold.released_at is not None:
         raise Conflict(
             _("Legal hold %(id)s was already released on %(at)s; place a new one if needed.")

@@ -326,8 +326,8 @@ def privacy_request_verify_identity(
 ) -> PrivacyRequest:
     """Record that the requester's identity was verified, and which data subjects it covers."""
     _require_handler(actor)
-    at = at_or_now(now)
     request = _lock(request)
+    at = at_or_now(now)  # after the lock: the request's rows are written in time order
     _check_move(request, S.IDENTITY_VERIFIED)
     request.subjects = sorted(s.pseudonym for s in _covered_subjects(request))
     request.verified_at, request.verified_by = at, actor
@@ -365,8 +365,8 @@ def privacy_request_refuse(
         raise ValidationFailed(
             _("The request was not refused; correct the fields named."), fields=errors
         )
-    at = at_or_now(now)
     request = _lock(request)
+    at = at_or_now(now)  # after the lock: the request's rows are written in time order
     _check_move(request, S.REFUSED)
     request.refusal_reason, request.legal_basis = reason, legal_basis
     _move(
@@ -393,8 +393,8 @@ def privacy_request_complete(
     it again once the hold is released. Completing a completed request returns it unchanged.
     """
     _require_handler(actor)
-    at = at_or_now(now)
     request = _lock(request)
+    at = at_or_now(now)  # after the lock: the request's rows are written in time order
     if request.status == S.COMPLETED:
         return Completion(request, None, changed=False)
     if request.status == S.RECEIVED:
@@ -844,19 +844,21 @@ def privacy_requests_escalate(*, now: datetime | None = None) -> int:
     Idempotent and safe to run twice at once: the conditional update of `escalated_at` lets one
     run win each request; the other skips it.
     """
-    at = at_or_now(now)
+    cutoff = at_or_now(now)
     officers = _privacy_officers()
     recipients = [o.email for o in officers if o.email]
     escalated_to = sorted(actor_ref(o) for o in officers)
     overdue = (
         PrivacyRequest.objects.filter(
-            status__in=AWAITING_STATUSES, due_at__lt=at, escalated_at__isnull=True
+            status__in=AWAITING_STATUSES, due_at__lt=cutoff, escalated_at__isnull=True
         )
         .order_by("pk")
         .values_list("pk", "reference", "due_at")
     )
     count = 0
     for pk, reference, due in overdue:
+        # Each request's own moment: the run e-mails as it goes, and may take a while.
+        at = at_or_now(now)
         with transaction.atomic():
             won = PrivacyRequest.objects.filter(
                 pk=pk, status__in=AWAITING_STATUSES, escalated_at__isnull=True

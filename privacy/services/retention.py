@@ -137,13 +137,13 @@ def retention_rule_set(
         counted_from=counted_from,
         legal_basis=legal_basis,
     )
-    at = at_or_now(now)
     legal_basis = legal_basis.strip()
     rule = (
         RetentionRule.objects.select_for_update()
         .filter(record_class=record_class, category=category)
         .first()
     )
+    at = at_or_now(now)  # after the lock: the rule's rows are written in time order
     previous = None if rule is None else rule.period_days
     if rule is None:
         rule = RetentionRule(record_class=record_class, category=category)

@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audits.choices import EventType
 from audits.services import ledger_append
+from governance.services.recording import at_or_now, stamp_history
 from privacy import keys, vault
 from privacy.choices import NoteKind, SubjectKind
 from privacy.models import DataKey, DataSubject, PersonalNote
@@ -42,22 +42,21 @@ def subject_create(
         "account_handle": account_handle,
         "ip_address": ip_address,
     }
+    at = at_or_now(now)
     subject = DataSubject(kind=kind, user=user)
     data_key = keys.new_data_key()
     vault.seal_subject_fields(subject, data_key, values)
-    subject._history_user = actor if actor is not None and actor.is_authenticated else None  # type: ignore[attr-defined]
+    stamp_history(subject, actor, at=at)
     subject.save()
     kek_id, wrapped = keys.wrap(data_key, subject.pseudonym)
-    DataKey.objects.create(
-        subject=subject, kek_id=kek_id, wrapped=wrapped, created_at=now or timezone.now()
-    )
+    DataKey.objects.create(subject=subject, kek_id=kek_id, wrapped=wrapped, created_at=at)
     vault.lookups_set(subject, values)
     ledger_append(
         event_type=EventType.SUBJECT_CREATED,
         object_ref=f"subject:{subject.pseudonym}",
         actor_ref=actor_ref(actor),
         data={"kind": str(kind), "has_account": user is not None},
-        at=now,
+        at=at,
     )
     return subject
 
@@ -96,6 +95,7 @@ def subject_link_account(
     if not policies.can_link_subject_accounts(actor):
         raise PermissionDenied(_("Only privacy officers, who verify identities, link accounts."))
     subject = DataSubject.objects.select_for_update().get(pk=subject.pk)
+    at = at_or_now(now)
     if subject.user_id is not None:
         raise Conflict(_("This data subject is already linked to a sign-in account."))
     if not policies.roles_of(user).has(Role.COMPLAINANT):
@@ -104,14 +104,13 @@ def subject_link_account(
             fields={"username": [_("Grant this account the complainant role first.")]},
         )
     subject.user = user
-    subject._history_user = actor  # type: ignore[attr-defined]
-    subject._change_reason = "Identity verified; linked to a sign-in account"  # type: ignore[attr-defined]
+    stamp_history(subject, actor, "Identity verified; linked to a sign-in account", at=at)
     subject.save()
     ledger_append(
         event_type=EventType.SUBJECT_LINKED,
         object_ref=f"subject:{subject.pseudonym}",
         actor_ref=actor_ref(actor),
         data={"account": actor_ref(user)},
-        at=now,
+        at=at,
     )
     return subject

@@ -1491,6 +1491,27 @@ def test_the_timeline_tells_the_complaint_in_order(
     assert [e["kind"] for e in entries].count("appeal") == 1
 
 
+def test_the_timeline_compares_each_history_row_with_the_one_written_before_it(
+    as_user: Callable[[Any], APIClient], compliance: Any
+) -> None:
+    # A service may be given an earlier moment than the last one written (a backfill): the
+    # changes are still those of each write, shown at the time it carries.
+    f = factories.flow_at(S.RECEIVED)
+    services.complaint_acknowledge(
+        actor=f.handler, complaint=f.refresh(), now=timezone.now() - timedelta(days=1)
+    )
+
+    entries = as_user(compliance).get(_complaint_url(f.complaint, "timeline")).json()
+
+    history = [e for e in entries if e["kind"] == "history"]
+    assert [e["details"]["type"] for e in history] == ["~", "+"]  # placed by time
+    assert history[0]["details"]["changes"]["status"] == {
+        "from": S.RECEIVED,
+        "to": S.ACKNOWLEDGED,
+    }
+    assert history[1]["details"]["changes"] == {}
+
+
 def test_a_time_filter_takes_any_offset_python_reads(
     as_user: Callable[[Any], APIClient], compliance: Any
 ) -> None:

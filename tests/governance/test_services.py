@@ -145,18 +145,20 @@ def test_transition_history_records_actor_and_reason():
 
 
 def test_history_is_dated_at_the_moment_the_service_records():
-    # given: a complaint worked on at moments in the past (as the demo replays months)
-    f = flow_at(ComplaintStatus.RECEIVED)
-    first = timezone.now() - timedelta(days=40)
-    services.complaint_acknowledge(actor=f.handler, complaint=f.refresh(), now=first)
-    services.complaint_triage(
-        actor=f.handler, complaint=f.refresh(), now=first + timedelta(hours=3)
+    # given: a complaint filed and worked on at moments in the past (as the demo replays them)
+    filed = timezone.now() - timedelta(days=40)
+    handler = factories.user_with_role(Role.HANDLER, "moderation")
+    complaint = factories.file_complaint(now=filed)
+    services.complaint_acknowledge(
+        actor=handler, complaint=complaint, now=filed + timedelta(hours=1)
     )
+    services.complaint_triage(actor=handler, complaint=complaint, now=filed + timedelta(hours=3))
 
-    # then: each history row carries its transition's time, not the time the test ran
-    moments = [t.at for t in f.complaint.transitions.order_by("at", "id")][-2:]
-    dated = [h.history_date for h in f.complaint.history.order_by("history_id")][-2:]
-    assert dated == moments == [first, first + timedelta(hours=3)]
+    # then: each history row carries its service's time, not the time the test ran
+    dated = [h.history_date for h in complaint.history.order_by("history_id")]
+    moments = [t.at for t in complaint.transitions.order_by("at", "id")]
+    assert dated == [filed, filed + timedelta(hours=1), filed + timedelta(hours=3)]
+    assert moments == dated[1:]
 
 
 # --- filing ----------------------------------------------------------------------------------

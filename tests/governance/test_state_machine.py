@@ -743,8 +743,8 @@ class ComplaintLifecycle(RuleBasedStateMachine):
         assert complaint.closed_at == (min(ends) if ends else None)
 
     def check_history(self, case: Case, rows: list[Any]) -> None:
-        """Each state change has exactly one history row, by the transition's actor and with
-        its reason; the history has no rows the model does not expect."""
+        """Each state change has exactly one history row, by the transition's actor, with its
+        reason and at its time; the history has no rows the model does not expect."""
         history = list(Complaint.history.model.objects.filter(id=case.pk).order_by("history_id"))
         assert len(history) == case.history_rows, case.reference
         assert (history[0].history_type, history[0].status) == ("+", S.RECEIVED)
@@ -754,6 +754,7 @@ class ComplaintLifecycle(RuleBasedStateMachine):
             assert row.status == transition.to_status
             assert row.history_user_id == transition.actor_id
             assert row.history_change_reason == transition.reason
+            assert row.history_date == transition.at
 
     def check_ledger(self, case: Case, rows: list[Any]) -> None:
         """The ledger holds exactly the entries the model expects of this complaint, and one
