@@ -56,7 +56,7 @@ from simple_history.models import HistoricalRecords
 
 from audits.choices import EventType
 from governance import policies, services
-from governance.security_log import client_ip, security_log
+from governance.security_log import client_ip, security_log, security_log_on_commit
 from governance.services.administration import ACCESS_CHANGED_BY
 
 # accounts.py sends user_login_failed itself, with this sender, when a TOTP code is wrong.
@@ -307,17 +307,12 @@ def _flags_saved(instance: Any, created: bool) -> None:
             log.exception(
                 "event=ledger_write_failed ledger_event=%s", EventType.ACCESS_FLAGS_CHANGED
             )
-    _log_on_commit(
+    security_log_on_commit(
         "access_flags_changed",
         user=instance.pk,
         by=getattr(actor, "pk", None),
         **{name: change["to"] for name, change in changes.items()},
     )
-
-
-def _log_on_commit(event: str, **fields: Any) -> None:
-    # The line says what happened, so it is written once the change has been committed.
-    transaction.on_commit(lambda: security_log(event, **fields))
 
 
 def _lock_window() -> Any:
@@ -362,4 +357,4 @@ def attempt_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
         return  # other attempts still hold the lock
     actor = _acting_user()
     services.account_unlock_record(username=instance.username, actor=actor)
-    _log_on_commit("lock_lifted", username=instance.username, by=getattr(actor, "pk", None))
+    security_log_on_commit("lock_lifted", username=instance.username, by=getattr(actor, "pk", None))

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest
 from redis.exceptions import RedisError
 
@@ -68,3 +69,8 @@ def security_log(event: str, level: int = logging.INFO, **fields: Any) -> None:
         shown = value if isinstance(value, int | bool) or value is None else str(value)
         parts.append(f"{key}={json.dumps(shown, ensure_ascii=False)}")
     logger.log(level, " ".join(parts), extra={"security_event": event, "security_fields": fields})
+
+
+def security_log_on_commit(event: str, **fields: Any) -> None:
+    """Write the line once the transaction under way commits: it says the change happened."""
+    transaction.on_commit(lambda: security_log(event, **fields))

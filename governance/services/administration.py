@@ -26,7 +26,7 @@ from governance.models import (
     Holiday,
     RoleMembership,
 )
-from governance.security_log import security_log
+from governance.security_log import security_log_on_commit
 from privacy.pseudonyms import actor_ref
 
 from .recording import (
@@ -96,7 +96,7 @@ def role_grant(
         data={"role": role, "department": department.code if department else None},
         at=at,
     )
-    _log_on_commit(
+    security_log_on_commit(
         "role_granted",
         user=user.pk,
         actor=actor.pk,
@@ -149,7 +149,9 @@ def complainant_register(
         data={"role": Role.COMPLAINANT, "department": None, "self_registered": True},
         at=at,
     )
-    _log_on_commit("role_granted", user=candidate.pk, actor=candidate.pk, role=Role.COMPLAINANT)
+    security_log_on_commit(
+        "role_granted", user=candidate.pk, actor=candidate.pk, role=Role.COMPLAINANT
+    )
     return candidate
 
 
@@ -185,7 +187,7 @@ def two_factor_enrol(*, user: Any, device: Any, token: str, now: datetime | None
         data={"method": "totp"},
         at=at_or_now(now),
     )
-    _log_on_commit("two_factor_enrolled", user=user.pk, device=device.pk)
+    security_log_on_commit("two_factor_enrolled", user=user.pk, device=device.pk)
     return device
 
 
@@ -308,11 +310,6 @@ def account_unlock_record(
     )
 
 
-def _log_on_commit(event: str, **fields: Any) -> None:
-    # The line says what happened, so it is written only once the change has been committed.
-    transaction.on_commit(lambda: security_log(event, **fields))
-
-
 @transaction.atomic
 def role_revoke(
     *, actor: Any, membership: RoleMembership, reason: str, now: datetime | None = None
@@ -353,7 +350,7 @@ def role_revoke(
         },
         at=at,
     )
-    _log_on_commit(
+    security_log_on_commit(
         "role_revoked",
         user=user.pk,
         actor=actor.pk,
