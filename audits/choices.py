@@ -18,6 +18,10 @@ class EventType(models.TextChoices):
     REFERENCE_DATA_CHANGED = "reference_data.changed", _("Department, category or holiday changed")
     ROLE_GRANTED = "role.granted", _("Role granted")
     ROLE_REVOKED = "role.revoked", _("Role revoked")
+    TWO_FACTOR_CODE_ISSUED = (
+        "account.two_factor_code_issued",
+        _("Authenticator set-up code issued"),
+    )
     TWO_FACTOR_ENROLLED = "account.two_factor_enrolled", _("Two-factor sign-in set up")
     TWO_FACTOR_REMOVED = "account.two_factor_removed", _("Two-factor authenticator removed")
     SIGNED_IN = "account.signed_in", _("Signed in")

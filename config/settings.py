@@ -179,6 +179,8 @@ AXES_LOCKOUT_TEMPLATE = "ombud/locked_out.html"
 AXES_VERBOSE = False
 # Every failed sign-in is kept (admin: Axes, access failures) for the security log.
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# django-axes keeps a failed attempt's form data: never a set-up or authenticator code in it.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code", "token"]
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Ombud")
 # The admin never shows an authenticator's secret key or its QR code: whoever reads it can make
 # that person's codes.

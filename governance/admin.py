@@ -9,7 +9,9 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -17,12 +19,13 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from audits.admin import AppendOnlyAdmin
 
-from . import services
+from . import policies, services
 from .choices import Role
 from .errors import DomainError
 from .models import (
     Appeal,
     Assignment,
+    AuthenticatorSetupCode,
     Category,
     Complaint,
     ComplaintTransition,
@@ -232,6 +235,18 @@ class AppealAdmin(ReadOnlyHistoryAdmin):
     exclude = ["statement"]
 
 
+@admin.register(AuthenticatorSetupCode)
+class AuthenticatorSetupCodeAdmin(ReadOnlyHistoryAdmin):
+    """Who was given a set-up code, by whom, and whether it was used. Codes are issued from the
+    users' list (an action) or `manage.py authenticator_code`; only their hashes are kept."""
+
+    list_display = ["user", "issued_at", "issued_by", "expires_at", "used_at", "withdrawn_at"]
+    list_filter = ["used_at", "withdrawn_at"]
+    search_fields = ["user__username"]
+    list_select_related = ["user", "issued_by"]
+    exclude = ["code_hash"]
+
+
 @admin.register(Decision)
 class DecisionAdmin(AppendOnlyAdmin):
     list_display = ["id", "complaint", "kind", "outcome", "decided_at"]
@@ -290,6 +305,38 @@ class OmbudUserAdmin(DjangoUserAdmin):
         # People who acted on complaints stay in the record; deactivate them instead.
         return bool(request.user.is_superuser) and super().has_delete_permission(request, obj)
 
+    actions = ["issue_setup_codes"]
+
+    def has_setup_code_permission(self, request: HttpRequest) -> bool:
+        return policies.can_issue_authenticator_codes(request.user)
+
+    @admin.action(
+        description=_("Issue authenticator set-up codes to the selected staff"),
+        permissions=["setup_code"],
+    )
+    def issue_setup_codes(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+        """Issue each selected user a one-time set-up code and show the codes, once, on a page
+        of their own (never in a message, which the session would keep)."""
+        issued = []
+        for user in queryset.order_by("username"):
+            try:
+                row, code = services.two_factor_code_issue(actor=request.user, user=user)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                issued.append({"user": user, "code": code, "expires_at": row.expires_at})
+        if not issued:
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Authenticator set-up codes"),
+            "opts": self.model._meta,
+            "issued": issued,
+        }
+        response = TemplateResponse(request, "admin/auth/user/setup_codes.html", context)
+        add_never_cache_headers(response)
+        return response
+
 
 admin.site.unregister(TOTPDevice)
 
@@ -297,10 +344,10 @@ admin.site.unregister(TOTPDevice)
 @admin.register(TOTPDevice)
 class AuthenticatorAdmin(TOTPDeviceAdmin):
     """Authenticators: listed, looked at and removed here (a removal is ledgered), never added
-    or edited. Only its owner enrols one, at sign-in (`two_factor_confirm`, ledgered): an admin
-    who could add one, confirm one or change its key could give themselves a second factor for
-    someone else's account. The key itself is never shown (OTP_ADMIN_HIDE_SENSITIVE_DATA), and
-    only a superuser removes one."""
+    or edited. Only its owner enrols one, at sign-in with a set-up code a superuser issued
+    (`two_factor_enrol`, ledgered): an admin who could add one, confirm one or change its key
+    could give themselves a second factor for someone else's account. The key itself is never
+    shown (OTP_ADMIN_HIDE_SENSITIVE_DATA), and only a superuser removes one."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -309,6 +356,6 @@ class AuthenticatorAdmin(TOTPDeviceAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Removing someone's authenticator lets whoever has their password enrol a new one at
-        # the next sign-in: superusers only, as for changing staff accounts.
+        # Removing someone's authenticator locks them out until a superuser issues them a new
+        # set-up code: superusers only, as for changing staff accounts.
         return bool(request.user.is_superuser) and super().has_delete_permission(request, obj)

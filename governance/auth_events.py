@@ -8,6 +8,7 @@ to the ledger. Connected in `GovernanceConfig.ready()`.
 | sign-in failure (any reason)   | yes          | no                                              |
 | lockout                        | yes          | `account.locked_out`, for an existing account   |
 | signed out (staff)             | yes          | `account.signed_out`                            |
+| set-up code issued             | yes          | `account.two_factor_code_issued` (its service)  |
 | two-factor set up              | yes          | `account.two_factor_enrolled` (its service)     |
 | authenticator removed          | yes          | `account.two_factor_removed`                    |
 | API token issued / revoked     | yes          | `account.api_token_issued` / `_revoked`         |
@@ -61,6 +62,8 @@ from governance.services.administration import ACCESS_CHANGED_BY
 
 # accounts.py sends user_login_failed itself, with this sender, when a TOTP code is wrong.
 CODE_STEP_SENDER = "governance.pages.accounts"
+# ... and this one for a wrong authenticator set-up code (logged as `bad_setup_code`).
+SETUP_CODE_STEP_SENDER = "governance.pages.accounts.setup_code"
 
 log = logging.getLogger("ombud.security")
 
@@ -112,6 +115,8 @@ def signed_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: An
 def _failure_reason(sender: Any, credentials: dict[str, Any], request: Any) -> str:
     if sender == CODE_STEP_SENDER:
         return "bad_code"
+    if sender == SETUP_CODE_STEP_SENDER:
+        return "bad_setup_code"
     failures = getattr(request, "axes_failures_since_start", None)
     if failures is not None and failures > get_failure_limit(request, credentials):
         return "locked"  # refused before any password was checked

@@ -23,7 +23,7 @@ from rest_framework.authtoken.models import Token
 
 from audits.services import ledger_seal
 
-from . import deadlines, services
+from . import deadlines, policies, services
 from .choices import (
     AppealOutcome,
     AutomatedDecision,
@@ -234,7 +234,8 @@ CN_HOLIDAYS_2026 = [
 class DemoResult:
     loaded: bool
     complaints: int
-    accounts: list[tuple[str, str, str]] = field(default_factory=list)
+    # (user name, role, API token, authenticator set-up code or "")
+    accounts: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 @dataclass(order=True)
@@ -651,18 +652,28 @@ class _Demo:
             heapq.heappop(self.steps).run()
 
 
-def _accounts() -> list[tuple[str, str, str]]:
+def _accounts(*, setup_codes: bool) -> list[tuple[str, str, str, str]]:
+    """The main accounts, each with its API token and, when the demo has just been loaded, a
+    set-up code for each staff account (issued as an operator would, at the command line)."""
     rows = []
     user_model = get_user_model()
     for username, role, dept, _first, _last in MAIN_ACCOUNTS:
         user = user_model.objects.get(username=username)
         token, _created = Token.objects.get_or_create(user=user)
         label = ROLE_LABELS[role] + (f", {dept}" if dept else "")
-        rows.append((username, label, token.key))
+        code = ""
+        if setup_codes and policies.needs_two_factor(user):
+            code = services.two_factor_code_issue(actor=None, user=user)[1]
+        rows.append((username, label, token.key, code))
     rows.append(
-        ("handler_<dept>_1|2, lead_<dept>", "handlers and leads of every other department", "-")
+        (
+            "handler_<dept>_1|2, lead_<dept>",
+            "handlers and leads of every other department",
+            "-",
+            "",
+        )
     )
-    rows.append(("citizen01 .. citizen24", "more complainants", "-"))
+    rows.append(("citizen01 .. citizen24", "more complainants", "-", ""))
     return rows
 
 
@@ -671,7 +682,7 @@ def load_demo(*, complaints: int = 500, seed: int = 2026) -> DemoResult:
     with transaction.atomic():
         existing = Complaint.objects.count()
         if existing:
-            return DemoResult(False, existing, _accounts())
+            return DemoResult(False, existing, _accounts(setup_codes=False))
         rng = random.Random(seed)  # noqa: S311 - demo data, not security
         demo = _Demo(rng, timezone.now())
         admin = demo.people()
@@ -683,7 +694,7 @@ def load_demo(*, complaints: int = 500, seed: int = 2026) -> DemoResult:
     # Outside the loading transaction: a checkpoint signs only what has been committed.
     ledger_seal()
     _publish_last_month()
-    return DemoResult(True, Complaint.objects.count(), _accounts())
+    return DemoResult(True, Complaint.objects.count(), _accounts(setup_codes=True))
 
 
 def _publish_last_month() -> None:

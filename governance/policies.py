@@ -283,6 +283,11 @@ def can_manage_retention(user: Any) -> bool:
     return roles_of(user).has(Role.PRIVACY_OFFICER)
 
 
+def can_issue_authenticator_codes(user: Any) -> bool:
+    """Allow superusers to issue authenticator set-up codes (as only they change staff accounts)."""
+    return bool(getattr(user, "is_active", False) and getattr(user, "is_superuser", False))
+
+
 def can_manage_roles(user: Any) -> bool:
     """Allow admins to grant and revoke roles."""
     return roles_of(user).has(Role.ADMIN)

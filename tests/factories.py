@@ -265,6 +265,13 @@ def totp_device(user: Any) -> Any:
     return TOTPDevice.objects.create(user=user, name="test", confirmed=True)
 
 
+def setup_code(user: Any) -> str:
+    """Issue `user` an authenticator set-up code, as an operator at the command line would."""
+    from governance import services
+
+    return services.two_factor_code_issue(actor=None, user=user)[1]
+
+
 def totp_code(device: Any) -> str:
     """The code `device`'s authenticator app shows now."""
     from django_otp.oath import totp

@@ -3,6 +3,7 @@
 Writes happen in `governance.services`; policy-bound reads start from `visible_to(user)`.
 """
 
+from .accounts import AuthenticatorSetupCode
 from .complaints import (
     Assignment,
     Complaint,
@@ -18,6 +19,7 @@ __all__ = [
     "Appeal",
     "AppealQuerySet",
     "Assignment",
+    "AuthenticatorSetupCode",
     "Category",
     "Complaint",
     "ComplaintQuerySet",

@@ -33,7 +33,9 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from governance import policies, services
-from governance.errors import DomainError
+from governance.auth_events import SETUP_CODE_STEP_SENDER
+from governance.errors import Conflict, DomainError
+from governance.models import AuthenticatorSetupCode
 
 from .access import apply_errors
 from .limits import limited
@@ -49,6 +51,17 @@ class CodeForm(forms.Form):
         max_length=8,
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+
+class SetupCodeForm(forms.Form):
+    code = forms.CharField(
+        label=gettext_lazy("Set-up code"),
+        max_length=40,
+        help_text=gettext_lazy("16 letters and digits, as XXXX-XXXX-XXXX-XXXX."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "characters", "autofocus": True}
         ),
     )
 
@@ -111,8 +124,8 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             "backend": user.backend,  # type: ignore[attr-defined]  # set by authenticate()
             "next": next_url,
             "until": time.time() + _PENDING_SECONDS,
-            # A first sign-in gets a fresh key, shown only to this session.
-            "device": None if has_device else services.two_factor_start(user=user).pk,
+            # A first sign-in gets a fresh key once it gives its set-up code (two_factor_setup).
+            "device": None,
         }
         return redirect("two-factor" if has_device else "two-factor-setup")
     return render(request, "ombud/sign_in.html", {"form": form, "next": next_url})
@@ -122,15 +135,16 @@ def _locked(request: HttpRequest, user: Any) -> bool:
     return bool(AxesProxyHandler.is_locked(request, credentials={"username": user.get_username()}))
 
 
-def _code_failed(request: HttpRequest, user: Any) -> None:
+def _code_failed(request: HttpRequest, user: Any, *, sender: str = __name__) -> None:
     # Counted by django-axes like a wrong password, towards the same lockout.
     user_login_failed.send(
-        sender=__name__,
+        sender=sender,
         credentials={"username": user.get_username()},
         request=request,
     )
 
 
+@sensitive_post_parameters("token")
 @csrf_protect
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -154,31 +168,44 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     return render(request, "ombud/two_factor.html", {"form": form})
 
 
+@sensitive_post_parameters("code", "token")
 @csrf_protect
 @never_cache
 @require_http_methods(["GET", "POST"])
 @limited(("two-factor", "ip"))
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
-    """The first sign-in of a staff user: link an authenticator app, then give its code."""
+    """The first sign-in of a staff user: the set-up code an administrator gave them, then
+    linking an authenticator app and giving its code. The app's key is shown only after the
+    set-up code, so a password alone reveals nothing and enrols nothing."""
     user, pending = _pending_user(request)
     if user is None or pending is None:
         messages.info(request, _("Sign in with your password first."))
         return redirect("sign-in")
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return redirect("two-factor")
-    device = TOTPDevice.objects.filter(pk=pending.get("device"), user=user, confirmed=False).first()
-    if device is None or _locked(request, user):
-        # Another sign-in has since made a newer key, or the name is locked: start again.
+    if _locked(request, user):
         request.session.pop(_PENDING, None)
-        messages.info(request, _("Sign in with your password again to set up your authenticator."))
-        return redirect("sign-in")
+        return render(request, "ombud/locked_out.html", {}, status=429)
+    if pending.get("device") is None:
+        return _setup_code_step(request, user, pending)
+    device = TOTPDevice.objects.filter(pk=pending["device"], user=user, confirmed=False).first()
+    setup = AuthenticatorSetupCode.objects.filter(
+        pk=pending.get("setup_code", 0), user=user
+    ).first()
+    if device is None or setup is None:
+        # Another sign-in has since made a newer key: start again.
+        return _start_again(
+            request, _("Sign in with your password again to set up your authenticator.")
+        )
     form = CodeForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
             device = services.two_factor_enrol(
-                user=user, device=device, token=form.cleaned_data["token"]
+                user=user, device=device, setup_code=setup, token=form.cleaned_data["token"]
             )
+        except Conflict as exc:
+            return _start_again(request, exc.message)
         except DomainError as exc:
             _code_failed(request, user)
             apply_errors(form, exc)
@@ -189,11 +216,40 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     qr = segno.make(device.config_url, error="m")
     context = {
         "form": form,
-        "qr_svg": mark_safe(qr.svg_inline(scale=4, title=_("Authenticator set-up code"))),  # noqa: S308 - segno's own SVG of our URL
+        "qr_svg": mark_safe(qr.svg_inline(scale=4, title=_("QR code of your authenticator key"))),  # noqa: S308 - segno's own SVG of our URL
         "secret": _grouped(device.config_url),
         "config_url": device.config_url,
     }
     return render(request, "ombud/two_factor_setup.html", context, status=status)
+
+
+def _setup_code_step(request: HttpRequest, user: Any, pending: dict[str, Any]) -> HttpResponse:
+    form = SetupCodeForm(request.POST or None)
+    status = 400 if request.method == "POST" else 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            device, setup = services.two_factor_start(user=user, code=form.cleaned_data["code"])
+        except DomainError as exc:
+            # Counted like a wrong password: no guessing codes.
+            _code_failed(request, user, sender=SETUP_CODE_STEP_SENDER)
+            apply_errors(form, exc)
+            status = exc.status_code
+        else:
+            # A fresh five minutes to install the app, scan the key and give its first code.
+            request.session[_PENDING] = {
+                **pending,
+                "device": device.pk,
+                "setup_code": setup.pk,
+                "until": time.time() + _PENDING_SECONDS,
+            }
+            return redirect("two-factor-setup")
+    return render(request, "ombud/two_factor_setup_code.html", {"form": form}, status=status)
+
+
+def _start_again(request: HttpRequest, message: str) -> HttpResponse:
+    request.session.pop(_PENDING, None)
+    messages.info(request, message)
+    return redirect("sign-in")
 
 
 def _grouped(config_url: str) -> str:

@@ -21,6 +21,7 @@ from .administration import (
     role_grant,
     role_grant_check,
     role_revoke,
+    two_factor_code_issue,
     two_factor_enrol,
     two_factor_start,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "role_grant_check",
     "role_revoke",
     "sla_breaches_escalate",
+    "two_factor_code_issue",
     "two_factor_enrol",
     "two_factor_start",
 ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import secrets
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model, password_validation
@@ -21,6 +22,7 @@ from governance.choices import (
 )
 from governance.errors import Conflict, ValidationFailed
 from governance.models import (
+    AuthenticatorSetupCode,
     Category,
     Department,
     Holiday,
@@ -155,24 +157,170 @@ def complainant_register(
     return candidate
 
 
-@transaction.atomic
-def two_factor_start(*, user: Any) -> Any:
-    """Make a fresh, unconfirmed TOTP device for `user`'s first two-factor sign-in.
+# A set-up code: 16 symbols from 32 (80 random bits), none easily mistaken for another, shown
+# in groups of four. It works once, for three days, and only for the account it was issued to.
+SETUP_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+SETUP_CODE_LENGTH = 16
+SETUP_CODE_LIFETIME = timedelta(days=3)
 
-    Any earlier unconfirmed device goes, so a key seen in an abandoned set-up is worthless.
+
+def _setup_code_hash(code: str) -> str:
+    """The stored form of a set-up code, however it was typed (case, spaces, dashes)."""
+    return sha256_hex("".join(code.split()).replace("-", "").upper())
+
+
+@transaction.atomic
+def two_factor_code_issue(
+    *, actor: Any, user: Any, now: datetime | None = None
+) -> tuple[AuthenticatorSetupCode, str]:
+    """Issue a one-time code that lets `user` link an authenticator app; return it and its row.
+
+    The code itself is returned once and never stored. A newer code withdraws any open one.
+    `actor` is the superuser issuing it, or None for an operator at the command line (the
+    only way to the first superuser's authenticator).
     """
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    if actor is not None:
+        require(
+            policies.can_issue_authenticator_codes(actor),
+            _("Only a superuser issues authenticator set-up codes."),
+        )
+    user = get_user_model().objects.select_for_update().get(pk=user.pk)
+    name = {"user": user.get_username()}
+    if not user.is_active:
+        raise Conflict(_("%(user)s's account is deactivated; activate it first.") % name)
+    if not policies.needs_two_factor(user):
+        raise Conflict(
+            _("%(user)s signs in with a password alone; grant a staff role first.") % name
+        )
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise Conflict(
+            _(
+                "%(user)s already has an authenticator. To replace it, delete it under "
+                "Authenticators first, then issue a code."
+            )
+            % name
+        )
+    at = at_or_now(now)
+    replaced = []
+    for earlier in AuthenticatorSetupCode.objects.select_for_update().filter(
+        user=user, used_at__isnull=True, withdrawn_at__isnull=True
+    ):
+        earlier.withdrawn_at = at
+        stamp_history(earlier, actor, _("Replaced by a newer set-up code"), at=at)
+        earlier.save(update_fields=["withdrawn_at"])
+        replaced.append(earlier.pk)
+    code = "".join(secrets.choice(SETUP_CODE_ALPHABET) for _i in range(SETUP_CODE_LENGTH))
+    code = "-".join(code[i : i + 4] for i in range(0, SETUP_CODE_LENGTH, 4))
+    row = AuthenticatorSetupCode(
+        user=user,
+        code_hash=_setup_code_hash(code),
+        issued_at=at,
+        issued_by=actor,
+        expires_at=at + SETUP_CODE_LIFETIME,
+    )
+    stamp_history(row, actor, _("Set-up code issued"), at=at)
+    row.save()
+    ledger_append(
+        event_type=EventType.TWO_FACTOR_CODE_ISSUED,
+        object_ref=f"user:{actor_ref(user)}",
+        actor_ref=system_actor_ref("command-line") if actor is None else actor_ref(actor),
+        data={
+            "setup_code": row.pk,
+            "expires_at": row.expires_at.isoformat(),
+            "replaces": replaced,
+        },
+        at=at,
+    )
+    security_log_on_commit(
+        "two_factor_code_issued",
+        user=user.pk,
+        actor=None if actor is None else actor.pk,
+        setup_code=row.pk,
+    )
+    return row, code
+
+
+def _wrong_setup_code() -> ValidationFailed:
+    return ValidationFailed(
+        _("Two-factor sign-in was not set up."),
+        fields={
+            "code": [
+                _(
+                    "That set-up code is not right, or it has been used, replaced or has "
+                    "expired. Type it as it was given to you, or ask an administrator for a "
+                    "new one."
+                )
+            ]
+        },
+    )
+
+
+def _lock_enrolling_user(user: Any) -> Any:
+    """Lock `user`'s row: every change to their set-up codes and devices takes this lock first,
+    so issuing, starting and confirming never interleave (and never deadlock on each other)."""
+    user = get_user_model().objects.select_for_update().get(pk=user.pk)
+    if not user.is_active or not policies.needs_two_factor(user):
+        # Deactivated, or no longer staff, since the code was issued: it opens nothing.
+        raise Conflict(_("This account cannot set up an authenticator now; ask an administrator."))
+    return user
 
 
 @transaction.atomic
-def two_factor_enrol(*, user: Any, device: Any, token: str, now: datetime | None = None) -> Any:
-    """Confirm `user`'s new TOTP device with a code it produced; from then on it is required."""
-    device = type(device).objects.select_for_update().get(pk=device.pk, user=user)
+def two_factor_start(
+    *, user: Any, code: str, now: datetime | None = None
+) -> tuple[Any, AuthenticatorSetupCode]:
+    """Check `user`'s set-up code and make a fresh, unconfirmed TOTP device for them.
+
+    Any earlier unconfirmed device goes, so a key seen in an abandoned set-up is worthless.
+    The code stays open until `two_factor_enrol` confirms the device with it.
+    """
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = _lock_enrolling_user(user)
+    setup = (
+        AuthenticatorSetupCode.objects.select_for_update()
+        .filter(user=user, code_hash=_setup_code_hash(code or ""))
+        .first()
+    )
+    if setup is None or not setup.is_open(at_or_now(now)):
+        raise _wrong_setup_code()
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise Conflict(_("This authenticator is already set up; sign in with its code."))
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    return device, setup
+
+
+@transaction.atomic
+def two_factor_enrol(
+    *,
+    user: Any,
+    device: Any,
+    setup_code: AuthenticatorSetupCode,
+    token: str,
+    now: datetime | None = None,
+) -> Any:
+    """Confirm `user`'s new TOTP device with a code it produced, using up the set-up code that
+    started it; from then on the device is required."""
+    user = _lock_enrolling_user(user)
+    device = type(device).objects.filter(pk=device.pk, user=user).first()
+    setup = AuthenticatorSetupCode.objects.filter(pk=setup_code.pk, user=user).first()
+    at = at_or_now(now)
+    if device is None:
+        raise Conflict(
+            _("A newer set-up has replaced this one. Sign in again to set up your authenticator.")
+        )
     if device.confirmed:
         raise Conflict(_("This authenticator is already set up; sign in with its code."))
+    if setup is None or not setup.is_open(at):
+        raise Conflict(
+            _(
+                "The set-up code has been used, replaced or has expired. Ask an administrator "
+                "for a new one, then sign in again."
+            )
+        )
     if not device.verify_token((token or "").strip()):
         raise ValidationFailed(
             _("The authenticator was not set up."),
@@ -180,12 +328,15 @@ def two_factor_enrol(*, user: Any, device: Any, token: str, now: datetime | None
         )
     device.confirmed = True
     device.save(update_fields=["confirmed"])
+    setup.used_at = at
+    stamp_history(setup, user, _("Used to set up an authenticator"), at=at)
+    setup.save(update_fields=["used_at"])
     ledger_append(
         event_type=EventType.TWO_FACTOR_ENROLLED,
         object_ref=f"user:{actor_ref(user)}",
         actor_ref=actor_ref(user),
-        data={"method": "totp"},
-        at=at_or_now(now),
+        data={"method": "totp", "setup_code": setup.pk},
+        at=at,
     )
     security_log_on_commit("two_factor_enrolled", user=user.pk, device=device.pk)
     return device

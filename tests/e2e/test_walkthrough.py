@@ -1,11 +1,12 @@
 """A complaint's whole life through the pages, in headless Chromium.
 
 People act in their own browser contexts (their own cookies), through the forms a person
-uses: a complainant opens an account and files a complaint; a handler sets up two-factor
-sign-in, then triages and decides it; the complainant reads the decision and appeals; the
-department lead decides the appeal; a supervisor draws a sample and reviews a decision; the
-complainant asks for deletion and a privacy officer completes it; a supervisor publishes a
-report and the public transparency page shows it. Each step asserts what the person sees, and
+uses: a complainant opens an account and files a complaint; a handler gives the set-up code
+an administrator issued her, sets up two-factor sign-in, then triages and decides it; the
+complainant reads the decision and appeals; the department lead decides the appeal; a
+supervisor draws a sample and reviews a decision; the complainant asks for deletion and a
+privacy officer completes it; a supervisor publishes a report and the public transparency page
+shows it. Each step asserts what the person sees, and
 every page visited is photographed in English and in Simplified Chinese, switched with the
 page's own language control, into var/screenshots/<this test's name>/.
 """
@@ -132,13 +133,18 @@ def test_a_complaint_from_filing_to_deletion(live_server: Any, chromium: Any, sc
     mei.look("my-complaints", expect=reference)
 
     # --- a handler signs in for the first time, sets up two-factor, and handles it -----------
-    _staff(Role.HANDLER, "hana", "moderation", device=False)
+    hana_user, _none = _staff(Role.HANDLER, "hana", "moderation", device=False)
+    setup_code = factories.setup_code(hana_user)  # handed to her apart from her password
     hana = Person(chromium, base, screens, "handler")
     page = hana.go("/accounts/sign-in/")
     page.fill("#id_username", "hana")
     page.fill("#id_password", PASSWORD)
     _go(page, "main button[type=submit]")
     assert "/accounts/two-factor/setup/" in page.url
+    assert page.query_selector("#totp-secret") is None  # no key before the set-up code
+    hana.screens.shot(page, "handler-two-factor-setup-code", "en")
+    page.fill("#id_code", setup_code)
+    _go(page, "main button[type=submit]")
     hana.screens.shot(page, "handler-two-factor-setup", "en")
     secret = page.inner_text("#totp-secret")
     page.fill("#id_token", _code_for_key(_b32_to_hex(secret)))

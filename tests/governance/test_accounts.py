@@ -10,11 +10,12 @@ from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audits.models import LedgerEntry
 from governance.choices import Role
-from governance.models import RoleMembership
+from governance.models import AuthenticatorSetupCode, RoleMembership
 from tests import factories
 
 PASSWORD = "a-long-test-passphrase-9"
@@ -70,12 +71,20 @@ def test_a_complainant_signs_in_with_a_password_alone(complainant: Any) -> None:
 def test_a_staff_member_sets_up_an_authenticator_on_first_sign_in(handler: Any) -> None:
     client = Client()
     _with_password(handler)
+    code = factories.setup_code(handler)
     response = _password_step(client, handler)
     assert response["Location"] == reverse("two-factor-setup")
-    # Not signed in yet: the password alone opens nothing.
+    # Not signed in yet: the password alone opens nothing, and shows no authenticator key.
     assert client.get(reverse("home")).wsgi_request.user.is_anonymous
     page = client.get(reverse("two-factor-setup"))
     assert page.status_code == 200
+    assert b"<svg" not in page.content
+    assert 'name="code"' in page.content.decode()
+    assert not TOTPDevice.objects.filter(user=handler).exists()
+    # The set-up code is typed as it came, or in lower case without its dashes.
+    given = client.post(reverse("two-factor-setup"), {"code": code.replace("-", " ").lower()})
+    assert given["Location"] == reverse("two-factor-setup")
+    page = client.get(reverse("two-factor-setup"))
     assert b"<svg" in page.content
     device = TOTPDevice.objects.get(user=handler, confirmed=False)
     wrong = client.post(reverse("two-factor-setup"), {"token": "000000"})
@@ -85,9 +94,105 @@ def test_a_staff_member_sets_up_an_authenticator_on_first_sign_in(handler: Any) 
     assert done.status_code == 302
     assert TOTPDevice.objects.get(pk=device.pk).confirmed
     assert LedgerEntry.objects.filter(event_type="account.two_factor_enrolled").count() == 1
+    assert AuthenticatorSetupCode.objects.get(user=handler).used_at is not None
     request = client.get(reverse("home")).wsgi_request
     assert request.user.pk == handler.pk
     assert request.user.is_verified()
+
+
+def test_a_password_without_a_set_up_code_enrols_nothing(handler: Any) -> None:
+    # given a staff member with no authenticator, whose password someone else holds
+    _with_password(handler)
+    client = Client()
+    _password_step(client, handler)
+    # when they try to link their own app with no code, or a made-up one
+    for attempt in ("", "AAAA-BBBB-CCCC-DDDD"):
+        response = client.post(reverse("two-factor-setup"), {"code": attempt})
+        # then no key is shown and no device made
+        assert response.status_code == 400
+        assert b"<svg" not in response.content
+    assert "ask an administrator for a new one" in response.content.decode()
+    assert not TOTPDevice.objects.filter(user=handler).exists()
+    assert client.get(reverse("home")).wsgi_request.user.is_anonymous
+
+
+def test_a_set_up_code_works_only_for_its_owner_once_and_while_open(
+    handler: Any, supervisor: Any
+) -> None:
+    _with_password(handler)
+    _with_password(supervisor)
+    theirs = factories.setup_code(supervisor)
+    client = Client()
+    _password_step(client, handler)
+    refused = client.post(reverse("two-factor-setup"), {"code": theirs})
+    assert refused.status_code == 400
+    # A newer code withdraws the older one.
+    first = factories.setup_code(handler)
+    second = factories.setup_code(handler)
+    assert client.post(reverse("two-factor-setup"), {"code": first}).status_code == 400
+    assert client.post(reverse("two-factor-setup"), {"code": second}).status_code == 302
+    # Replaced between the two steps: the second step sends the person back to sign in.
+    factories.setup_code(handler)
+    device = TOTPDevice.objects.get(user=handler, confirmed=False)
+    response = client.post(reverse("two-factor-setup"), {"token": factories.totp_code(device)})
+    assert response["Location"] == reverse("sign-in")
+    assert not TOTPDevice.objects.get(pk=device.pk).confirmed
+    assert not LedgerEntry.objects.filter(event_type="account.two_factor_enrolled").exists()
+
+
+def test_a_mistyped_set_up_code_is_not_kept_in_the_failed_attempts(handler: Any) -> None:
+    _with_password(handler)
+    code = factories.setup_code(handler)
+    client = Client()
+    _password_step(client, handler)
+    typo = code[:-1] + ("2" if code[-1] != "2" else "3")
+    assert client.post(reverse("two-factor-setup"), {"code": typo}).status_code == 400
+    attempt = AccessAttempt.objects.get(username=handler.username)
+    assert typo not in attempt.post_data
+    assert code[:14] not in attempt.post_data
+
+
+def test_a_used_set_up_code_does_not_work_again(handler: Any) -> None:
+    _with_password(handler)
+    code = factories.setup_code(handler)
+    first = Client()
+    _password_step(first, handler)
+    first.post(reverse("two-factor-setup"), {"code": code})
+    device = TOTPDevice.objects.get(user=handler)
+    first.post(reverse("two-factor-setup"), {"token": factories.totp_code(device)})
+    assert TOTPDevice.objects.get(pk=device.pk).confirmed
+    device.delete()  # the phone is lost, and a superuser removes it
+    second = Client()
+    _password_step(second, handler)
+    response = second.post(reverse("two-factor-setup"), {"code": code})
+    assert response.status_code == 400
+    assert not TOTPDevice.objects.filter(user=handler).exists()
+
+
+def test_a_set_up_code_that_expires_between_the_steps_sends_back_to_sign_in(
+    handler: Any,
+) -> None:
+    _with_password(handler)
+    code = factories.setup_code(handler)
+    client = Client()
+    _password_step(client, handler)
+    assert client.post(reverse("two-factor-setup"), {"code": code}).status_code == 302
+    device = TOTPDevice.objects.get(user=handler)
+    AuthenticatorSetupCode.objects.filter(user=handler).update(expires_at=timezone.now())
+    response = client.post(reverse("two-factor-setup"), {"token": factories.totp_code(device)})
+    assert response["Location"] == reverse("sign-in")
+    assert not TOTPDevice.objects.get(pk=device.pk).confirmed
+
+
+def test_wrong_set_up_codes_count_towards_the_lockout(handler: Any) -> None:
+    _with_password(handler)
+    factories.setup_code(handler)
+    client = Client()
+    _password_step(client, handler)
+    for _ in range(5):
+        client.post(reverse("two-factor-setup"), {"code": "AAAA-BBBB-CCCC-DDDD"})
+    assert AccessAttempt.objects.get(username=handler.username).failures_since_start == 5
+    assert client.get(reverse("two-factor-setup")).status_code == 429
 
 
 def test_a_staff_member_with_an_authenticator_gives_a_code(supervisor: Any) -> None:
@@ -216,14 +321,17 @@ def test_signing_in_to_ones_own_account_does_not_clear_anothers_failures(
 
 def test_each_first_sign_in_gets_a_fresh_authenticator_key(handler: Any) -> None:
     _with_password(handler)
-    attacker, owner = Client(), Client()
-    _password_step(attacker, handler)
-    seen = attacker.get(reverse("two-factor-setup")).context["secret"]
-    _password_step(owner, handler)
-    assert owner.get(reverse("two-factor-setup")).context["secret"] != seen
+    code = factories.setup_code(handler)
+    earlier, later = Client(), Client()
+    keys = []
+    for client in (earlier, later):
+        _password_step(client, handler)
+        client.post(reverse("two-factor-setup"), {"code": code})
+        keys.append(client.get(reverse("two-factor-setup")).context["secret"])
+    assert keys[0] != keys[1]
     # The abandoned key is gone, and the older session must start again.
     assert TOTPDevice.objects.filter(user=handler).count() == 1
-    assert attacker.get(reverse("two-factor-setup"))["Location"] == reverse("sign-in")
+    assert earlier.get(reverse("two-factor-setup"))["Location"] == reverse("sign-in")
 
 
 @pytest.mark.parametrize(

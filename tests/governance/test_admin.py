@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.messages import get_messages
 from django.db import models
 from django.test import Client
 from django.urls import reverse
@@ -22,6 +24,7 @@ from audits.services import ledger_seal
 from governance import services
 from governance.choices import ComplaintStatus, Role
 from governance.models import (
+    AuthenticatorSetupCode,
     Complaint,
     ComplaintTransition,
     Decision,
@@ -394,6 +397,7 @@ def populated() -> None:
         reason="Test calendar",
     )
     Token.objects.create(user=closed.handler)
+    factories.setup_code(closed.handler)
     # A legal hold and a retention run (on the real clock, so it erases nothing).
     privacy_services.legal_hold_place(
         actor=factories.user_with_role(Role.COMPLIANCE_OFFICER),
@@ -625,7 +629,53 @@ def test_an_admin_who_is_not_a_superuser_cannot_remove_an_authenticator(client):
     _login(client, admin_user)
     owner = factories.user_with_role(Role.COMPLIANCE_OFFICER)
     device = factories.totp_device(owner)
-    # Removed, the owner's password alone would enrol a new one at the next sign-in.
+    # Removed, the owner could not sign in until a superuser issued them a set-up code.
     response = client.post(_url(TOTPDevice, "delete", device.pk), {"post": "yes"})
     assert response.status_code == 403
     assert TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+# --- authenticator set-up codes ----------------------------------------------------------------
+
+
+def _issue(client: Any, *users: Any) -> Any:
+    return client.post(
+        reverse("admin:auth_user_changelist"),
+        {"action": "issue_setup_codes", "index": 0, "_selected_action": [u.pk for u in users]},
+    )
+
+
+def test_a_superuser_issues_set_up_codes_shown_once_on_their_own_page(client, root):
+    handler = factories.user_with_role(Role.HANDLER, "moderation")
+    complainant = factories.user_with_role(Role.COMPLAINANT)
+    response = _issue(client, handler, complainant)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    page = response.content.decode()
+    (code,) = re.findall(r'<code class="setup-code">([A-Z2-9-]+)</code>', page)
+    assert "signs in with a password alone" in page  # the complainant's refusal, as a message
+    # Nowhere but on the page: not in the session, a cookie or a message.
+    assert code not in str(list(client.session.items()))
+    assert code not in str(response.cookies)
+    assert code not in str([str(m) for m in get_messages(response.wsgi_request)])
+    # The code works for its owner, and the ledger names the superuser who issued it.
+    device, _setup = services.two_factor_start(user=handler, code=code)
+    assert device.user_id == handler.pk
+    (entry,) = LedgerEntry.objects.filter(event_type=EventType.TWO_FACTOR_CODE_ISSUED)
+    assert (entry.object_ref, entry.actor_ref) == (f"user:{actor_ref(handler)}", actor_ref(root))
+    # The list of codes shows who and when, never the code or its hash.
+    row = AuthenticatorSetupCode.objects.get()
+    listed = client.get(_url(AuthenticatorSetupCode, "change", row.pk)).content.decode()
+    assert row.code_hash not in listed
+    assert code not in listed
+
+
+def test_an_admin_who_is_not_a_superuser_cannot_issue_set_up_codes(client):
+    admin_user = factories.user_with_role(Role.ADMIN)
+    _login(client, admin_user)
+    officer = factories.user_with_role(Role.COMPLIANCE_OFFICER)
+    changelist = client.get(reverse("admin:auth_user_changelist")).content.decode()
+    assert "issue_setup_codes" not in changelist
+    response = _issue(client, officer)
+    assert response.status_code == 200  # the list again: no action of theirs was selected
+    assert not AuthenticatorSetupCode.objects.exists()

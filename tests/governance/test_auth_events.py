@@ -112,15 +112,21 @@ def test_a_first_staff_sign_in_logs_the_set_up_and_signs_in_once(
     handler: Any, security_log: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     _with_password(handler)
+    with django_capture_on_commit_callbacks(execute=True):
+        code = factories.setup_code(handler)
+    (issued,) = _lines(security_log, "two_factor_code_issued")
+    assert f"user={handler.pk} " in issued
     client = Client()
     _password_step(client, handler.username)
-    client.get(reverse("two-factor-setup"))
+    client.post(reverse("two-factor-setup"), {"code": code})
     device = TOTPDevice.objects.get(user=handler, confirmed=False)
     with django_capture_on_commit_callbacks(execute=True):
         done = client.post(reverse("two-factor-setup"), {"token": factories.totp_code(device)})
     assert done.status_code == 302
     (line,) = _lines(security_log, "two_factor_enrolled")
     assert f"user={handler.pk} " in line
+    assert code not in security_log.text
+    assert len(_entries("account.two_factor_code_issued")) == 1
     assert len(_entries("account.two_factor_enrolled")) == 1
     assert len(_entries("account.signed_in")) == 1
     assert verify_ledger().entries == LedgerEntry.objects.count()
@@ -176,6 +182,20 @@ def test_a_wrong_code_is_logged_without_the_code_and_not_ledgered(
     assert 'reason="bad_code"' in line
     assert f'username="{supervisor.username}"' in line
     assert "918273" not in security_log.text
+    assert LedgerEntry.objects.count() == before
+
+
+def test_a_wrong_set_up_code_is_logged_as_such_without_the_code(
+    handler: Any, security_log: Any
+) -> None:
+    _with_password(handler)
+    client = Client()
+    _password_step(client, handler.username)
+    before = LedgerEntry.objects.count()
+    client.post(reverse("two-factor-setup"), {"code": "WXYZ-2345-WXYZ-2345"})
+    (line,) = _lines(security_log, "sign_in_failed")
+    assert 'reason="bad_setup_code"' in line
+    assert "WXYZ" not in security_log.text
     assert LedgerEntry.objects.count() == before
 
 
@@ -301,7 +321,7 @@ def test_removing_a_confirmed_authenticator_is_logged_and_ledgered(
     supervisor: Any, security_log: Any
 ) -> None:
     confirmed = factories.totp_device(supervisor)
-    services.two_factor_start(user=supervisor)  # an unconfirmed one
+    TOTPDevice.objects.create(user=supervisor, name="unconfirmed", confirmed=False)
     TOTPDevice.objects.filter(user=supervisor, confirmed=False).delete()
     assert _entries("account.two_factor_removed") == []
     confirmed.delete()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import timedelta
 from io import StringIO
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from audits.choices import EventType
@@ -20,6 +21,7 @@ from governance import services
 from governance.choices import ComplaintStatus, Role, SlaStage
 from governance.models import (
     Appeal,
+    AuthenticatorSetupCode,
     Complaint,
     Decision,
     Holiday,
@@ -354,9 +356,25 @@ def test_demo_a_second_time_adds_nothing(demo):
     out = StringIO()
     call_command("demo", complaints=30, stdout=out)
 
-    # then
+    # then: the first set-up codes stay open, and none is printed again
     assert _counts() == before
     assert "already present (30 complaints); nothing added" in out.getvalue()
+    assert _setup_codes(out.getvalue()) == {}
+    assert not AuthenticatorSetupCode.objects.filter(withdrawn_at__isnull=False).exists()
+
+
+def _setup_codes(output: str) -> dict[str, str]:
+    return dict(re.findall(r"^  (\S+) .* set-up code ([A-Z2-9-]{19})$", output, re.MULTILINE))
+
+
+def test_demo_prints_a_working_set_up_code_for_each_staff_account(demo):
+    codes = _setup_codes(demo)
+    staff = {"admin", "handler", "handler2", "lead", "compliance", "supervisor", "privacy"}
+    assert set(codes) == staff
+    user = get_user_model().objects.get(username="handler")
+    device, setup = services.two_factor_start(user=user, code=codes["handler"])
+    assert setup.user_id == user.pk
+    assert device.user_id == user.pk
 
 
 def test_sla_escalate_records_a_deadline_met_late_between_runs(django_capture_on_commit_callbacks):
@@ -378,3 +396,24 @@ def test_sla_escalate_records_a_deadline_met_late_between_runs(django_capture_on
     # then: the breach is on the record although the step is now done
     assert (f.complaint.pk, SlaStage.ACKNOWLEDGE) in _breaches()
     assert (f.complaint.pk, SlaStage.TRIAGE) not in _breaches()
+
+
+# --- authenticator_code ----------------------------------------------------------------------
+
+
+def test_authenticator_code_prints_a_code_that_works_once(handler):
+    out, err = StringIO(), StringIO()
+    call_command("authenticator_code", handler.username, stdout=out, stderr=err)
+    code = out.getvalue().strip()
+    assert f"Set-up code for {handler.username}, valid once until" in err.getvalue()
+    device, _setup = services.two_factor_start(user=handler, code=code)
+    assert device.user_id == handler.pk
+    (entry,) = LedgerEntry.objects.filter(event_type=EventType.TWO_FACTOR_CODE_ISSUED)
+    assert entry.actor_ref == "system:command-line"
+
+
+def test_authenticator_code_says_why_it_refuses(complainant):
+    with pytest.raises(CommandError, match="No user nobody"):
+        call_command("authenticator_code", "nobody")
+    with pytest.raises(CommandError, match="password alone"):
+        call_command("authenticator_code", complainant.username)

@@ -28,12 +28,15 @@ class Command(BaseCommand):
             )
         self.stdout.write("")
         self.stdout.write(f"Demo accounts (password for every one: {DEMO_PASSWORD})")
-        for username, role, token in result.accounts:
-            self.stdout.write(f"  {username:<22} {role:<42} API token {token}")
+        for username, role, token, setup_code in result.accounts:
+            line = f"  {username:<22} {role:<42} API token {token}"
+            self.stdout.write(f"{line}   set-up code {setup_code}" if setup_code else line)
         self.stdout.write("")
         self.stdout.write(
             "Sign in at http://127.0.0.1:8000/accounts/sign-in/. Staff (everyone but complainants) "
-            "then set up an authenticator app from the QR code shown; without a phone, "
+            "then give their set-up code (printed when the demo is loaded, valid once for three "
+            "days; `DEBUG=1 .venv/bin/python manage.py authenticator_code USERNAME` issues a new "
+            "one) and link an authenticator app from the QR code shown; without a phone, "
             "`DEBUG=1 .venv/bin/python manage.py demo_totp USERNAME` prints the current code."
         )
         self.stdout.write(

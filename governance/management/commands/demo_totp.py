@@ -14,7 +14,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 class Command(BaseCommand):
     help = (
         "Print the current TOTP code of a user's authenticator (DEBUG only: the demo's "
-        "stand-in for a phone). Sign in once first, so the set-up page has made the device."
+        "stand-in for a phone). Give the set-up code at sign-in first, so that the set-up page "
+        "has made the device."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,6 +29,8 @@ class Command(BaseCommand):
             raise CommandError(f"No user {options['username']}.")
         device = TOTPDevice.objects.filter(user=user).order_by("-confirmed", "-pk").first()
         if device is None:
-            raise CommandError("No authenticator yet: sign in with the password first.")
+            raise CommandError(
+                "No authenticator yet: sign in with the password and the set-up code first."
+            )
         code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
         self.stdout.write(f"{code:0{device.digits}d}")
