@@ -9,6 +9,13 @@ class GovernanceConfig(AppConfig):
 
     def ready(self) -> None:
         self._connect_auth_events()
+        from simple_history.signals import post_create_historical_record
+
+        from .services.recording import spend_history_stamp
+
+        post_create_historical_record.connect(
+            spend_history_stamp, dispatch_uid="ombud.history.spend_stamp"
+        )
         # Teach ledger verification to compare decisions and transitions with their entries.
         from audits.choices import EventType
         from audits.verification import RowCheck, model_table, register_row_check

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -89,7 +90,8 @@ class DataSubject(models.Model):
     phone_ct = models.BinaryField(null=True, editable=False)
     account_handle_ct = models.BinaryField(null=True, editable=False)
     ip_address_ct = models.BinaryField(null=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the service to its moment (the demo's and a loader's are in the past).
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = DataSubjectQuerySet.as_manager()
     history = HistoricalRecords()
@@ -173,7 +175,8 @@ class PersonalNote(models.Model):
     kind = models.CharField(max_length=32, choices=NoteKind.choices)
     # The text, AES-256-GCM under the subject's data key; read it only through privacy.vault.
     text_ct = models.BinaryField(null=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the service to the moment of the write it belongs to.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     history = HistoricalRecords()
 

@@ -210,7 +210,11 @@ def complaint_file(
             now=at,
         )
     note = privacy_services.note_create(
-        subject=complainant, kind=NoteKind.COMPLAINT_DESCRIPTION, text=description
+        actor=actor,
+        subject=complainant,
+        kind=NoteKind.COMPLAINT_DESCRIPTION,
+        text=description,
+        at=at,
     )
     severity = severity or category.default_severity
     urgency = urgency or Urgency.NORMAL
@@ -472,7 +476,11 @@ def complaint_withdraw(
         # The complainant's own words may be personal: they go to the privacy app, and the
         # append-only transition keeps only a reference to them.
         note = privacy_services.note_create(
-            subject=complaint.complainant, kind=NoteKind.WITHDRAWAL_REASON, text=reason.strip()
+            actor=actor,
+            subject=complaint.complainant,
+            kind=NoteKind.WITHDRAWAL_REASON,
+            text=reason.strip(),
+            at=at,
         )
         recorded_reason = _("Withdrawn by the complainant (reason: note %s)") % note.pk
     transition(complaint, ComplaintStatus.WITHDRAWN, actor=actor, reason=recorded_reason, at=at)
@@ -511,7 +519,11 @@ def complaint_rate(
     note = None
     if comment.strip():
         note = privacy_services.note_create(
-            subject=complaint.complainant, kind=NoteKind.RATING_COMMENT, text=comment.strip()
+            actor=actor,
+            subject=complaint.complainant,
+            kind=NoteKind.RATING_COMMENT,
+            text=comment.strip(),
+            at=at,
         )
     rating = Rating(complaint=complaint, score=score, comment=note, rated_at=at)
     rating.save()

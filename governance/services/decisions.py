@@ -375,7 +375,11 @@ def appeal_file(
         assert complaint.affected_subject is not None  # noqa: S101
         appellant, role = complaint.affected_subject, AppellantRole.ACCOUNT_HOLDER
     note = privacy_services.note_create(
-        subject=appellant, kind=NoteKind.APPEAL_STATEMENT, text=statement.strip()
+        actor=actor,
+        subject=appellant,
+        kind=NoteKind.APPEAL_STATEMENT,
+        text=statement.strip(),
+        at=at,
     )
     appeal = Appeal(
         complaint=complaint,

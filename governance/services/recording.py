@@ -46,6 +46,18 @@ def stamp_history(obj: models.Model, actor: Any, reason: str = "", *, at: dateti
     obj._history_date = at  # type: ignore[attr-defined]
 
 
+_STAMP = ("_history_user", "_change_reason", "_history_date")
+
+
+def spend_history_stamp(instance: models.Model, **kwargs: Any) -> None:
+    """Forget `instance`'s stamp once its history row is written (connected to simple-history's
+    `post_create_historical_record`), so that a later save of the same object, if one ever
+    forgot to stamp, is dated at its own moment (and signed by the request's user, if any)
+    rather than passed off as the last change."""
+    for name in _STAMP:
+        instance.__dict__.pop(name, None)
+
+
 def full_clean_or_fail(obj: models.Model, message: str, **kwargs: Any) -> None:
     """Run the model's own validation, reporting its problems as a ValidationFailed."""
     try:

@@ -43,7 +43,7 @@ def subject_create(
         "ip_address": ip_address,
     }
     at = at_or_now(now)
-    subject = DataSubject(kind=kind, user=user)
+    subject = DataSubject(kind=kind, user=user, created_at=at)
     data_key = keys.new_data_key()
     vault.seal_subject_fields(subject, data_key, values)
     stamp_history(subject, actor, at=at)
@@ -71,11 +71,15 @@ def subject_for_user(*, user: Any, kind: SubjectKind) -> DataSubject | None:
     )
 
 
-def note_create(*, subject: DataSubject, kind: NoteKind, text: str) -> PersonalNote:
+def note_create(
+    *, actor: Any, subject: DataSubject, kind: NoteKind, text: str, at: datetime
+) -> PersonalNote:
     """Store a piece of free text about `subject`, encrypted under their key; call inside the
-    owning write's transaction (409 if the subject's data has been erased)."""
-    note = PersonalNote(subject=subject, kind=kind)
+    owning write's transaction, with its actor and moment (409 if the subject's data has been
+    erased)."""
+    note = PersonalNote(subject=subject, kind=kind, created_at=at)
     vault.seal_note(note, vault.key_for_writing(subject), text)
+    stamp_history(note, actor, at=at)
     note.save()
     return note
 

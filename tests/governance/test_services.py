@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +12,7 @@ from django.utils import timezone
 
 from audits.choices import EventType
 from audits.models import LedgerEntry
+from audits.verification import verify_ledger
 from governance import policies, services
 from governance.choices import (
     TRANSITIONS,
@@ -25,6 +28,7 @@ from governance.errors import Conflict, InvalidTransition, PermissionDenied, Val
 from governance.models import (
     Appeal,
     Assignment,
+    AuthenticatorSetupCode,
     Complaint,
     ComplaintTransition,
     Decision,
@@ -36,6 +40,7 @@ from governance.models import (
 from privacy import services as privacy_services
 from privacy.choices import SubjectKind
 from privacy.models import DataSubject, PersonalNote
+from privacy.pseudonyms import actor_ref
 from tests import factories
 from tests.factories import PATHS, flow, flow_at
 
@@ -846,3 +851,111 @@ def test_clause_in_force_and_reference_year_follow_the_business_calendar(setting
         **factories.decision_kwargs(policy_clause=clause),
     )
     assert d.policy_clause == clause
+
+
+# --- authenticator set-up codes --------------------------------------------------------------
+
+
+def test_a_set_up_code_is_issued_once_hashed_and_ledgered(handler):
+    root = factories.superuser()
+    at = timezone.now()
+    row, code = services.two_factor_code_issue(actor=root, user=handler, now=at)
+    assert re.fullmatch(r"[A-HJ-NP-Z2-9]{4}(-[A-HJ-NP-Z2-9]{4}){3}", code)
+    # Only the hash of the code as typed without dashes is kept, in the row and its history.
+    assert row.code_hash == hashlib.sha256(code.replace("-", "").encode()).hexdigest()
+    stored = [*AuthenticatorSetupCode.objects.values().get().values()]
+    stored += [v for h in row.history.values() for v in h.values()]
+    assert not any(code.replace("-", "") in str(v) or code in str(v) for v in stored)
+    assert row.expires_at == at + timedelta(days=3)
+    assert row.history.get().history_user_id == root.pk
+    (entry,) = LedgerEntry.objects.filter(event_type=EventType.TWO_FACTOR_CODE_ISSUED)
+    assert (entry.object_ref, entry.actor_ref) == (f"user:{actor_ref(handler)}", actor_ref(root))
+    assert code not in entry.body
+    # From the command line: no one signed in, the operator named as such.
+    services.two_factor_code_issue(actor=None, user=handler)
+    latest = LedgerEntry.objects.filter(event_type=EventType.TWO_FACTOR_CODE_ISSUED).last()
+    assert latest.actor_ref == "system:command-line"
+    row.refresh_from_db()
+    assert row.withdrawn_at is not None  # replaced by the newer one
+    assert verify_ledger().entries == LedgerEntry.objects.count()
+
+
+@pytest.mark.parametrize("who", ["handler_admin", "admin_role"])
+def test_only_a_superuser_issues_set_up_codes(handler, who):
+    actor = factories.user_with_role(Role.ADMIN) if who == "admin_role" else handler
+    with pytest.raises(PermissionDenied):
+        services.two_factor_code_issue(actor=actor, user=handler)
+    assert not AuthenticatorSetupCode.objects.exists()
+    assert not LedgerEntry.objects.filter(event_type=EventType.TWO_FACTOR_CODE_ISSUED).exists()
+
+
+def test_a_set_up_code_is_refused_where_it_would_mean_nothing(handler, complainant):
+    root = factories.superuser()
+    with pytest.raises(Conflict, match="password alone"):
+        services.two_factor_code_issue(actor=root, user=complainant)
+    factories.totp_device(handler)
+    with pytest.raises(Conflict, match="already has an authenticator"):
+        services.two_factor_code_issue(actor=root, user=handler)
+    leaver = factories.user_with_role(Role.SUPERVISOR)
+    leaver.is_active = False
+    leaver.save()
+    with pytest.raises(Conflict, match="deactivated"):
+        services.two_factor_code_issue(actor=root, user=leaver)
+    assert not AuthenticatorSetupCode.objects.exists()
+
+
+def test_a_set_up_code_expires_and_is_used_up_by_its_enrolment(handler):
+    at = timezone.now()
+    row, code = services.two_factor_code_issue(actor=None, user=handler, now=at)
+    with pytest.raises(ValidationFailed) as late:
+        services.two_factor_start(user=handler, code=code, now=at + timedelta(days=3))
+    assert "code" in late.value.fields
+    device, setup = services.two_factor_start(user=handler, code=code.lower(), now=at)
+    assert setup.pk == row.pk
+    with pytest.raises(Conflict, match="expired"):
+        services.two_factor_enrol(
+            user=handler,
+            device=device,
+            setup_code=setup,
+            token=factories.totp_code(device),
+            now=at + timedelta(days=3),
+        )
+    enrolled = services.two_factor_enrol(
+        user=handler, device=device, setup_code=setup, token=factories.totp_code(device), now=at
+    )
+    assert enrolled.confirmed
+    row.refresh_from_db()
+    assert row.used_at == at
+    assert [h.history_type for h in row.history.order_by("history_id")] == ["+", "~"]
+    with pytest.raises(ValidationFailed):
+        services.two_factor_start(user=handler, code=code, now=at)
+    (entry,) = LedgerEntry.objects.filter(event_type=EventType.TWO_FACTOR_ENROLLED)
+    assert f'"setup_code":{row.pk}' in entry.body
+
+
+def test_a_history_stamp_is_spent_by_the_save_it_dates(admin_user):
+    from governance.services.recording import stamp_history
+
+    department = factories.department()
+    past = timezone.now() - timedelta(days=30)
+    stamp_history(department, admin_user, "Renamed", at=past)
+    department.save()
+    first = department.history.order_by("-history_id").first()
+    assert (first.history_date, first.history_user_id) == (past, admin_user.pk)
+    assert not {"_history_date", "_history_user", "_change_reason"} & set(vars(department))
+    # A later save that forgot to stamp is not passed off as the earlier change.
+    department.save()
+    second = department.history.order_by("-history_id").first()
+    assert second.history_date > past
+    assert (second.history_user_id, second.history_change_reason) == (None, None)
+
+
+def test_a_complaint_filed_at_a_given_moment_dates_its_person_and_note_there_too():
+    complainant = factories.user_with_role(Role.COMPLAINANT)
+    filed = timezone.now() - timedelta(days=40)
+    complaint = factories.file_complaint(complainant, now=filed)
+    note = complaint.description
+    subject = complaint.complainant
+    assert (note.created_at, subject.created_at) == (filed, filed)
+    (row,) = note.history.all()
+    assert (row.history_date, row.history_user_id) == (filed, complainant.pk)

@@ -62,7 +62,13 @@ def _all_bytes(model: Any) -> bytes:
 
 def test_personal_fields_are_stored_as_ciphertext_in_live_and_history_rows():
     subject = _staff_subject()
-    note = services.note_create(subject=subject, kind="complaint_description", text=NAME + " wrote")
+    note = services.note_create(
+        actor=None,
+        subject=subject,
+        kind="complaint_description",
+        text=NAME + " wrote",
+        at=timezone.now(),
+    )
 
     for model in (DataSubject, DataSubject.history.model, PersonalNote, PersonalNote.history.model):
         raw = _all_bytes(model)
@@ -319,7 +325,9 @@ def test_after_erasure_reads_answer_erased_and_writes_are_refused(as_user):
     assert body["status"] == "decided"
     assert not SubjectLookup.objects.filter(subject=subject).exists()
     with pytest.raises(Conflict, match="erased"):
-        services.note_create(subject=subject, kind="rating_comment", text="more")
+        services.note_create(
+            actor=None, subject=subject, kind="rating_comment", text="more", at=timezone.now()
+        )
 
 
 def test_held_data_is_only_stored_handlers_get_held_and_no_read_is_logged(as_user):
