@@ -36,11 +36,13 @@ demo: $(STAMP) $(MO)
 	DEBUG=1 $(BIN)/python manage.py demo
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-# The whole suite, on SQLite unless DATABASE_URL names another database. The browser walkthrough
-# runs on a test database of its own: its live server must not share one that earlier
+# The whole suite, on SQLite unless DATABASE_URL names another database, in TEST_WORKERS
+# processes (pytest-xdist; each has a test database of its own). The browser walkthrough runs
+# alone, on a test database of its own: its live server must not share one that earlier
 # transactional tests have emptied and restored.
+TEST_WORKERS ?= 2
 test: $(STAMP) $(MO) browser
-	$(BIN)/python -m pytest --ignore=tests/e2e
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --ignore=tests/e2e
 	$(BIN)/python -m pytest tests/e2e
 
 lint: $(STAMP)
