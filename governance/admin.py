@@ -282,6 +282,7 @@ class OmbudUserAdmin(DjangoUserAdmin):
     not a superuser cannot take over a staff account by resetting its password."""
 
     _ACCESS_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+    actions = ["issue_setup_codes"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
@@ -305,8 +306,6 @@ class OmbudUserAdmin(DjangoUserAdmin):
         # People who acted on complaints stay in the record; deactivate them instead.
         return bool(request.user.is_superuser) and super().has_delete_permission(request, obj)
 
-    actions = ["issue_setup_codes"]
-
     def has_setup_code_permission(self, request: HttpRequest) -> bool:
         return policies.can_issue_authenticator_codes(request.user)
 
@@ -316,7 +315,7 @@ class OmbudUserAdmin(DjangoUserAdmin):
     )
     def issue_setup_codes(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
         """Issue each selected user a one-time set-up code and show the codes, once, on a page
-        of their own (never in a message, which the session would keep)."""
+        of their own (never in a message, which a cookie or the session would keep)."""
         issued = []
         for user in queryset.order_by("username"):
             try:
