@@ -59,7 +59,7 @@ class SetupCodeForm(forms.Form):
     code = forms.CharField(
         label=gettext_lazy("Set-up code"),
         max_length=40,
-        help_text=gettext_lazy("16 letters and digits, as XXXX-XXXX-XXXX-XXXX."),
+        help_text=gettext_lazy("16 letters and digits, in four groups of four."),
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "autocapitalize": "characters", "autofocus": True}
         ),
